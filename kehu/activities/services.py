@@ -1,0 +1,130 @@
+"""Writes of interactions and tasks; each lands on the timeline of every party involved."""
+
+import datetime
+from collections.abc import Sequence
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kehu.activities.models import Interaction, InteractionParty, Task, TaskStatus
+from kehu.core.audit import audit_write, diff, snapshot
+from kehu.core.models import AuditEntry
+from kehu.parties.models import Party
+from kehu.tenancy.models import User
+
+INTERACTION_FIELDS = ("kind", "subject", "body", "occurred_at", "duration_minutes")
+TASK_FIELDS = ("title", "note", "due_date", "assignee", "party", "status")
+Action = AuditEntry.Action
+
+
+@transaction.atomic
+def interaction_log(
+    *,
+    actor: User,
+    parties: Sequence[Party],
+    kind: str,
+    subject: str,
+    body: str = "",
+    occurred_at: datetime.datetime | None = None,
+    duration_minutes: int | None = None,
+) -> Interaction:
+    if not parties:
+        raise ValidationError({"parties": _("至少选择一个客户。")})
+    interaction = Interaction(
+        kind=kind,
+        subject=subject,
+        body=body,
+        occurred_at=occurred_at or timezone.now(),
+        duration_minutes=duration_minutes,
+        created_by=actor,
+    )
+    interaction.full_clean(exclude=["tenant", "created_by"])
+    if interaction.occurred_at > timezone.now() + datetime.timedelta(days=1):
+        raise ValidationError({"occurred_at": _("互动时间不能晚于明天。")})
+    interaction.save()
+    unique = {p.pk: p for p in parties}
+    InteractionParty.objects.bulk_create(
+        InteractionParty(
+            tenant_id=interaction.tenant_id,
+            interaction=interaction,
+            party_id=pk,
+            occurred_at=interaction.occurred_at,
+        )
+        for pk in unique
+    )
+    changes = diff({}, snapshot(interaction, INTERACTION_FIELDS))
+    for party in unique.values():
+        audit_write(
+            actor_id=actor.pk, action=Action.CREATE, obj=interaction, changes=changes, root=party
+        )
+    return interaction
+
+
+def _check_assignee(assignee: User) -> None:
+    if not assignee.is_active:
+        raise ValidationError({"assignee": _("执行人必须是在职员工。")})
+
+
+def _audit_task(actor: User, task: Task, action: str, changes: dict[str, list[object]]) -> None:
+    audit_write(
+        actor_id=actor.pk,
+        action=action,
+        obj=task,
+        changes=changes,
+        root=task.party if task.party_id else task,
+    )
+
+
+@transaction.atomic
+def task_create(
+    *,
+    actor: User,
+    title: str,
+    due_date: datetime.date,
+    assignee: User | None = None,
+    party: Party | None = None,
+    note: str = "",
+) -> Task:
+    assignee = assignee or actor
+    _check_assignee(assignee)
+    task = Task(
+        title=title, note=note, due_date=due_date, assignee=assignee, party=party, created_by=actor
+    )
+    task.full_clean(exclude=["tenant", "assignee", "party", "created_by"])
+    task.save()
+    _audit_task(actor, task, Action.CREATE, diff({}, snapshot(task, TASK_FIELDS)))
+    return task
+
+
+@transaction.atomic
+def task_update(*, actor: User, task: Task, **changes: object) -> Task:
+    allowed = {"title", "note", "due_date", "assignee"}
+    if set(changes) - allowed:
+        raise ValidationError(
+            _("不能修改这些字段：%(fields)s")
+            % {"fields": ", ".join(sorted(set(changes) - allowed))}
+        )
+    before = snapshot(task, TASK_FIELDS)
+    for name, value in changes.items():
+        setattr(task, name, value)
+    _check_assignee(task.assignee)
+    task.full_clean(exclude=["tenant", "assignee", "party", "created_by"])
+    task.save()
+    changed = diff(before, snapshot(task, TASK_FIELDS))
+    if changed:
+        _audit_task(actor, task, Action.UPDATE, changed)
+    return task
+
+
+@transaction.atomic
+def task_set_status(*, actor: User, task: Task, status: str) -> Task:
+    if status not in TaskStatus.values:
+        raise ValidationError({"status": _("未知的任务状态：%(status)s") % {"status": status}})
+    before = snapshot(task, TASK_FIELDS)
+    task.status = status
+    task.completed_at = timezone.now() if status == TaskStatus.DONE else None
+    task.save(update_fields=["status", "completed_at"])
+    _audit_task(actor, task, Action.UPDATE, diff(before, snapshot(task, TASK_FIELDS)))
+    return task

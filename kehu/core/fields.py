@@ -1,0 +1,38 @@
+"""Field types shared by the domain apps."""
+
+from typing import Any
+
+from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.lookups import Lookup
+from django.db.models.sql.compiler import SQLCompiler
+
+
+class KeyField(models.CharField):  # type: ignore[type-arg]
+    """Text compared byte by byte, so that a prefix is one index range on every database.
+
+    PostgreSQL gets COLLATE "C" (a linguistic collation would break range scans);
+    SQLite's default BINARY collation already compares this way.
+    """
+
+    def db_parameters(self, connection: BaseDatabaseWrapper) -> dict[str, Any]:
+        params = super().db_parameters(connection)
+        if connection.vendor == "postgresql":
+            params["collation"] = "C"
+        return params
+
+
+@KeyField.register_lookup
+class Prefix(Lookup):  # type: ignore[type-arg]
+    """`key__prefix="zh"` → `key >= 'zh' AND key < 'zi'`: an index range, no LIKE."""
+
+    lookup_name = "prefix"
+    prepare_rhs = False
+
+    def as_sql(self, compiler: SQLCompiler, connection: BaseDatabaseWrapper) -> Any:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        low = str(self.rhs)
+        if not low:
+            return "1=1", list(lhs_params)
+        high = low[:-1] + chr(ord(low[-1]) + 1)
+        return f"({lhs} >= %s AND {lhs} < %s)", [*lhs_params, low, *lhs_params, high]

@@ -1,0 +1,95 @@
+"""Reads of the customer archive, always scoped to the tenant and to what a user may see."""
+
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from kehu.parties.models import AccountTeamMember, Party, PartyRole, PartyTag
+from kehu.parties.search import matching_party_ids
+from kehu.tenancy.models import TeamMembership, User, Visibility
+
+# Lists count at most this many rows and then say "10,000+": an exact count of a
+# million rows costs more than the page itself.
+COUNT_CAP = 10_000
+
+
+def _teammate_ids(user: User) -> QuerySet[TeamMembership, int]:
+    my_teams = TeamMembership.objects.filter(user=user).values("team_id")
+    return TeamMembership.objects.filter(team_id__in=my_teams).values_list("user_id", flat=True)
+
+
+def parties_visible_to(user: User) -> QuerySet[Party]:
+    """Parties `user` may see: own, team or all, by the user's visibility."""
+    parties = Party.objects.all()
+    visibility = user.effective_visibility
+    if visibility == Visibility.ALL:
+        return parties
+    if visibility == Visibility.TEAM:
+        people = list(_teammate_ids(user)) or [user.pk]
+        served = AccountTeamMember.objects.filter(user_id__in=people).values("party_id")
+        return parties.filter(Q(owner_id__in=people) | Q(pk__in=served))
+    served = AccountTeamMember.objects.filter(user=user).values("party_id")
+    return parties.filter(Q(owner=user) | Q(pk__in=served))
+
+
+def get_party_for_user(user: User, pk: int, *, write: bool = False) -> Party:
+    """The party if `user` may see it (else 404) and, for `write`, change it (else 403)."""
+    party = parties_visible_to(user).filter(pk=pk).select_related("owner").first()
+    if party is None:
+        raise Http404
+    if write and not user.can_write:
+        raise PermissionDenied
+    return party
+
+
+@dataclass(frozen=True)
+class PartyFilters:
+    q: str = ""
+    kind: str = ""
+    role: str = ""
+    state: str = ""
+    owner_id: int | None = None
+    team_id: int | None = None
+    tag_id: int | None = None
+    province: str = ""
+    city: str = ""
+    is_direct: bool | None = None
+
+
+def party_list(user: User, filters: PartyFilters) -> QuerySet[Party]:
+    """The parties a list page or endpoint shows, newest first."""
+    parties = parties_visible_to(user)
+    if filters.q.strip():
+        parties = parties.filter(pk__in=list(matching_party_ids(filters.q)))
+    if filters.kind:
+        parties = parties.filter(kind=filters.kind)
+    if filters.state:
+        parties = parties.filter(relationship_state=filters.state)
+    if filters.owner_id:
+        parties = parties.filter(owner_id=filters.owner_id)
+    if filters.team_id:
+        members = TeamMembership.objects.filter(team_id=filters.team_id).values("user_id")
+        parties = parties.filter(owner_id__in=members)
+    if filters.role:
+        parties = parties.filter(
+            pk__in=PartyRole.objects.filter(role=filters.role).values("party_id")
+        )
+    if filters.tag_id:
+        parties = parties.filter(
+            pk__in=PartyTag.objects.filter(tag_id=filters.tag_id).values("party_id")
+        )
+    if filters.province:
+        parties = parties.filter(province=filters.province)
+    if filters.city:
+        parties = parties.filter(city=filters.city)
+    if filters.is_direct is not None:
+        parties = parties.filter(is_direct=filters.is_direct)
+    return parties.select_related("owner").order_by("-id")
+
+
+def capped_count(queryset: QuerySet[Party], cap: int = COUNT_CAP) -> tuple[int, bool]:
+    """(count, exact): counts up to `cap` rows; past it returns (cap, False)."""
+    n = queryset.order_by().values("pk")[: cap + 1].count()
+    return (n, True) if n <= cap else (cap, False)

@@ -1,0 +1,293 @@
+"""Writes of tenants, staff, teams and API tokens."""
+
+import datetime
+import secrets
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kehu.core.audit import audit_write, diff, snapshot
+from kehu.core.context import tenant_scope
+from kehu.core.models import AuditEntry
+from kehu.tenancy.models import (
+    ApiToken,
+    Invitation,
+    Role,
+    Team,
+    TeamMembership,
+    Tenant,
+    User,
+    Visibility,
+)
+
+Action = AuditEntry.Action
+INVITATION_DAYS = 7
+STAFF_FIELDS = ("display_name", "role", "visibility", "is_active", "mobile")
+
+
+@transaction.atomic
+def tenant_create(
+    *, name: str, slug: str, admin_username: str, admin_password: str, admin_email: str = ""
+) -> tuple[Tenant, User]:
+    """A new firm and its first administrator."""
+    if Tenant.objects.filter(slug=slug).exists():
+        raise ValidationError({"slug": _("标识已被使用：%(slug)s") % {"slug": slug}})
+    tenant = Tenant.objects.create(name=name, slug=slug)
+    admin = User(
+        tenant=tenant,
+        username=admin_username,
+        email=admin_email,
+        display_name=admin_username,
+        role=Role.ADMIN,
+        visibility=Visibility.ALL,
+    )
+    admin.set_password(admin_password)
+    admin.full_clean(exclude=["password"])
+    admin.save()
+    return tenant, admin
+
+
+def _staff_save(actor: User | None, user: User, before: dict[str, object]) -> None:
+    user.full_clean(exclude=["password", "tenant"])
+    user.save()
+    changed = diff(before, snapshot(user, STAFF_FIELDS))
+    if changed:
+        action = Action.UPDATE if before else Action.CREATE
+        audit_write(actor_id=actor.pk if actor else None, action=action, obj=user, changes=changed)
+
+
+@transaction.atomic
+def staff_create(
+    *,
+    actor: User,
+    username: str,
+    password: str,
+    display_name: str = "",
+    email: str = "",
+    role: str = Role.SALES,
+    visibility: str = Visibility.OWN,
+) -> User:
+    if User.all_tenants.filter(username=username).exists():
+        raise ValidationError({"username": _("用户名已被使用：%(name)s") % {"name": username}})
+    user = User(
+        tenant_id=actor.tenant_id,
+        username=username,
+        email=email,
+        display_name=display_name or username,
+        role=role,
+        visibility=visibility,
+    )
+    validate_password(password, user)
+    user.set_password(password)
+    _staff_save(actor, user, {})
+    return user
+
+
+@transaction.atomic
+def staff_update(*, actor: User, user: User, **changes: object) -> User:
+    """Change a colleague's name, role, visibility or active flag (admins only)."""
+    unknown = set(changes) - set(STAFF_FIELDS)
+    if unknown:
+        raise ValidationError(
+            _("不能修改这些字段：%(fields)s") % {"fields": ", ".join(sorted(unknown))}
+        )
+    if user.pk == actor.pk and (
+        changes.get("role", Role.ADMIN) != Role.ADMIN or changes.get("is_active") is False
+    ):
+        raise ValidationError({"role": _("不能降低自己的权限或停用自己。")})
+    before = snapshot(user, STAFF_FIELDS)
+    for name, value in changes.items():
+        setattr(user, name, value)
+    _staff_save(actor, user, before)
+    return user
+
+
+@transaction.atomic
+def invitation_create(
+    *,
+    actor: User,
+    email: str,
+    display_name: str = "",
+    role: str = Role.SALES,
+    visibility: str = Visibility.OWN,
+) -> tuple[Invitation, str]:
+    """An invitation valid for a week; returns it and the link to send (also emailed)."""
+    raw = secrets.token_urlsafe(24)
+    invitation = Invitation(
+        email=email.strip().lower(),
+        display_name=display_name,
+        role=role,
+        visibility=visibility,
+        digest=Invitation.digest_of(raw),
+        invited_by=actor,
+        expires_at=timezone.now() + datetime.timedelta(days=INVITATION_DAYS),
+    )
+    invitation.full_clean(exclude=["tenant", "invited_by", "digest"])
+    invitation.save()
+    audit_write(
+        actor_id=actor.pk,
+        action=Action.CREATE,
+        obj=invitation,
+        changes=diff({}, snapshot(invitation, ("email", "role", "visibility"))),
+    )
+    link = settings.SITE_URL.rstrip("/") + reverse("invitation_accept", args=[raw])
+    transaction.on_commit(lambda: _send_invitation(invitation.email, link))
+    return invitation, link
+
+
+def _send_invitation(email: str, link: str) -> None:
+    send_mail(
+        _("邀请您加入 kehu"),
+        _("请打开以下链接设置密码并加入：%(link)s") % {"link": link},
+        None,
+        [email],
+        fail_silently=True,
+    )
+
+
+def invitation_for_token(raw: str) -> Invitation | None:
+    """The open invitation this raw token belongs to (any tenant: the link names none)."""
+    invitation = (
+        Invitation.all_tenants.filter(
+            digest=Invitation.digest_of(raw),
+            accepted_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
+        .select_related("tenant")
+        .first()
+    )
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, invitation: Invitation, username: str, password: str) -> User:
+    with tenant_scope(invitation.tenant_id):
+        if User.all_tenants.filter(username=username).exists():
+            raise ValidationError({"username": _("用户名已被使用：%(name)s") % {"name": username}})
+        user = User(
+            tenant_id=invitation.tenant_id,
+            username=username,
+            email=invitation.email,
+            display_name=invitation.display_name or username,
+            role=invitation.role,
+            visibility=invitation.visibility,
+        )
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise ValidationError({"password": exc.messages}) from exc
+        user.set_password(password)
+        _staff_save(None, user, {})
+        invitation.accepted_at = timezone.now()
+        invitation.save(update_fields=["accepted_at"])
+    return user
+
+
+@transaction.atomic
+def team_create(*, actor: User, name: str) -> Team:
+    name = name.strip()
+    if Team.objects.filter(name=name).exists():
+        raise ValidationError({"name": _("团队名称已存在：%(name)s") % {"name": name}})
+    team = Team(name=name)
+    team.full_clean(exclude=["tenant"])
+    team.save()
+    audit_write(actor_id=actor.pk, action=Action.CREATE, obj=team, changes={"name": [None, name]})
+    return team
+
+
+@transaction.atomic
+def team_rename(*, actor: User, team: Team, name: str) -> Team:
+    before = team.name
+    team.name = name.strip()
+    if Team.objects.filter(name=team.name).exclude(pk=team.pk).exists():
+        raise ValidationError({"name": _("团队名称已存在：%(name)s") % {"name": team.name}})
+    team.full_clean(exclude=["tenant"])
+    team.save()
+    audit_write(
+        actor_id=actor.pk, action=Action.UPDATE, obj=team, changes={"name": [before, team.name]}
+    )
+    return team
+
+
+@transaction.atomic
+def team_delete(*, actor: User, team: Team) -> None:
+    audit_write(
+        actor_id=actor.pk, action=Action.DELETE, obj=team, changes={"name": [team.name, None]}
+    )
+    team.delete()
+
+
+@transaction.atomic
+def team_member_add(
+    *, actor: User, team: Team, user: User, is_lead: bool = False
+) -> TeamMembership:
+    if user.tenant_id != team.tenant_id:
+        raise ValidationError({"user": _("只能添加本公司员工。")})
+    membership, created = TeamMembership.objects.get_or_create(
+        team=team, user=user, defaults={"is_lead": is_lead, "tenant_id": team.tenant_id}
+    )
+    if created:
+        audit_write(
+            actor_id=actor.pk,
+            action=Action.CREATE,
+            obj=membership,
+            changes={"user": [None, user.pk], "is_lead": [None, is_lead]},
+            root=team,
+        )
+    return membership
+
+
+@transaction.atomic
+def team_member_remove(*, actor: User, team: Team, user: User) -> None:
+    for membership in TeamMembership.objects.filter(team=team, user=user):
+        audit_write(
+            actor_id=actor.pk,
+            action=Action.DELETE,
+            obj=membership,
+            changes={"user": [user.pk, None]},
+            root=team,
+        )
+        membership.delete()
+
+
+@transaction.atomic
+def api_token_create(*, actor: User, name: str) -> tuple[ApiToken, str]:
+    """A token for the actor's own API use; the raw value is returned once, never stored."""
+    raw = ApiToken.new_raw()
+    token = ApiToken(user=actor, name=name.strip(), digest=ApiToken.digest_of(raw), hint=raw[:9])
+    token.full_clean(exclude=["tenant", "user"])
+    token.save()
+    audit_write(
+        actor_id=actor.pk, action=Action.CREATE, obj=token, changes={"name": [None, token.name]}
+    )
+    return token, raw
+
+
+@transaction.atomic
+def api_token_revoke(*, actor: User, token: ApiToken) -> None:
+    token.revoked_at = timezone.now()
+    token.save(update_fields=["revoked_at"])
+    audit_write(
+        actor_id=actor.pk, action=Action.DELETE, obj=token, changes={"name": [token.name, None]}
+    )
+
+
+def api_token_user(raw: str) -> User | None:
+    """The active user a raw token belongs to, or None; records when it was last used."""
+    token = (
+        ApiToken.all_tenants.filter(digest=ApiToken.digest_of(raw), revoked_at__isnull=True)
+        .select_related("user")
+        .first()
+    )
+    if token is None or not token.user.is_active:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > datetime.timedelta(minutes=5):
+        ApiToken.all_tenants.filter(pk=token.pk).update(last_used_at=now)
+    return token.user
