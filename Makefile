@@ -22,7 +22,10 @@ run: $(STAMP)
 	mkdir -p var
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py load_demo
-	DEBUG=1 $(PY) manage.py runserver --noreload $(HOST):$(PORT)
+	@# The task worker runs beside the server and stops with it.
+	DEBUG=1 $(PY) manage.py db_worker --interval 2 & \
+	  trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
+	  DEBUG=1 $(PY) manage.py runserver --noreload $(HOST):$(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

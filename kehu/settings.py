@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_tasks",
+    "django_tasks_db",
     "kehu.core",
     "kehu.tenancy",
     "kehu.parties",
@@ -162,10 +163,10 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "kehu <noreply@localhost>")
 
+# Background work goes through the database (no broker needed); `manage.py db_worker`
+# runs it. Tests set TASKS_BACKEND to the immediate backend.
 TASKS = {
-    "default": {
-        "BACKEND": env_str("TASKS_BACKEND", "django_tasks.backends.immediate.ImmediateBackend")
-    }
+    "default": {"BACKEND": env_str("TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}
 }
 
 NINJA_PAGINATION_PER_PAGE = 50

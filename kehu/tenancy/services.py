@@ -6,10 +6,9 @@ import secrets
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from kehu.core.audit import audit_write, diff, snapshot
@@ -25,6 +24,7 @@ from kehu.tenancy.models import (
     User,
     Visibility,
 )
+from kehu.tenancy.tasks import send_invitation_email
 
 Action = AuditEntry.Action
 INVITATION_DAYS = 7
@@ -137,18 +137,9 @@ def invitation_create(
         changes=diff({}, snapshot(invitation, ("email", "role", "visibility"))),
     )
     link = settings.SITE_URL.rstrip("/") + reverse("invitation_accept", args=[raw])
-    transaction.on_commit(lambda: _send_invitation(invitation.email, link))
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    transaction.on_commit(lambda: send_invitation_email.enqueue(invitation.email, link, language))
     return invitation, link
-
-
-def _send_invitation(email: str, link: str) -> None:
-    send_mail(
-        _("邀请您加入 kehu"),
-        _("请打开以下链接设置密码并加入：%(link)s") % {"link": link},
-        None,
-        [email],
-        fail_silently=True,
-    )
 
 
 def invitation_for_token(raw: str) -> Invitation | None:
