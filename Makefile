@@ -39,17 +39,17 @@ migrations-check: $(STAMP)
 	SECRET_KEY=check $(PY) manage.py check
 
 unit: $(STAMP)
-	$(BIN)/pytest -n 2 -m "not browser"
+	SECRET_KEY=kehu-test-only $(BIN)/pytest -n 2 -m "not browser"
 
 browser: $(STAMP)
-	$(BIN)/pytest -m browser
+	SECRET_KEY=kehu-test-only $(BIN)/pytest -m browser
 
 # The whole check: lint, types, migrations, the suite (browser tests included when
 # Chromium is installed; .ci/run installs it).
 test: lint types migrations-check suite
 
 suite: $(STAMP)
-	$(BIN)/pytest -n 2
+	SECRET_KEY=kehu-test-only $(BIN)/pytest -n 2
 
 assets:
 	npm ci --no-audit --no-fund

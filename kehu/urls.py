@@ -1,8 +1,13 @@
+from django.contrib.auth.views import LogoutView
 from django.urls import include, path
 
 from kehu.api import api
+from kehu.tenancy import views as tenancy_views
 
 urlpatterns = [
+    path("login/", tenancy_views.SignInView.as_view(), name="login"),
+    path("logout/", LogoutView.as_view(), name="logout"),
+    path("invite/<str:token>/", tenancy_views.invitation_accept, name="invitation_accept"),
     path("", include("kehu.tenancy.urls")),
     path("customers/", include("kehu.parties.urls")),
     path("", include("kehu.activities.urls")),

@@ -1,6 +1,7 @@
 """Reads of the customer archive, always scoped to the tenant and to what a user may see."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
@@ -20,9 +21,9 @@ def _teammate_ids(user: User) -> QuerySet[TeamMembership, int]:
     return TeamMembership.objects.filter(team_id__in=my_teams).values_list("user_id", flat=True)
 
 
-def parties_visible_to(user: User) -> QuerySet[Party]:
+def parties_visible_to(user: User, *, include_deleted: bool = False) -> QuerySet[Party]:
     """Parties `user` may see: own, team or all, by the user's visibility."""
-    parties = Party.objects.all()
+    parties = Party.with_deleted.all() if include_deleted else Party.objects.all()
     visibility = user.effective_visibility
     if visibility == Visibility.ALL:
         return parties
@@ -34,9 +35,13 @@ def parties_visible_to(user: User) -> QuerySet[Party]:
     return parties.filter(Q(owner=user) | Q(pk__in=served))
 
 
-def get_party_for_user(user: User, pk: int, *, write: bool = False) -> Party:
-    """The party if `user` may see it (else 404) and, for `write`, change it (else 403)."""
-    party = parties_visible_to(user).filter(pk=pk).select_related("owner").first()
+def get_party_for_user(
+    user: User, pk: int, *, write: bool = False, include_deleted: bool = False
+) -> Party:
+    """The party if `user` may see it (else 404) and, for `write`, change it (else 403).
+    `include_deleted` also finds soft-deleted parties (to restore them)."""
+    visible = parties_visible_to(user, include_deleted=include_deleted)
+    party = visible.filter(pk=pk).select_related("owner").first()
     if party is None:
         raise Http404
     if write and not user.can_write:
@@ -89,7 +94,7 @@ def party_list(user: User, filters: PartyFilters) -> QuerySet[Party]:
     return parties.select_related("owner").order_by("-id")
 
 
-def capped_count(queryset: QuerySet[Party], cap: int = COUNT_CAP) -> tuple[int, bool]:
+def capped_count(queryset: QuerySet[Any], cap: int = COUNT_CAP) -> tuple[int, bool]:
     """(count, exact): counts up to `cap` rows; past it returns (cap, False)."""
     n = queryset.order_by().values("pk")[: cap + 1].count()
     return (n, True) if n <= cap else (cap, False)

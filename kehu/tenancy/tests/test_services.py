@@ -38,7 +38,9 @@ def test_staff_update_is_audited(alice: User, bob: User) -> None:
 
 
 @pytest.mark.usefixtures("in_acme")
-def test_staff_create_refuses_a_taken_username_and_weak_password(alice: User, charlie: User) -> None:
+def test_staff_create_refuses_a_taken_username_and_weak_password(
+    alice: User, charlie: User
+) -> None:
     with pytest.raises(ValidationError):
         services.staff_create(actor=alice, username="charlie", password="a-long-pass-phrase")
     with pytest.raises(ValidationError):
@@ -58,7 +60,9 @@ def test_invitation_mails_a_link_and_accepting_creates_the_member(
     raw = link.rstrip("/").rsplit("/", 1)[-1]
     found = services.invitation_for_token(raw)
     assert found is not None and found.pk == invitation.pk
-    user = services.invitation_accept(invitation=found, username="newbie", password="a-long-pass-phrase")
+    user = services.invitation_accept(
+        invitation=found, username="newbie", password="a-long-pass-phrase"
+    )
     assert (user.tenant_id, user.role, user.visibility) == (acme.pk, Role.SERVICE, Visibility.TEAM)
     assert services.invitation_for_token(raw) is None
     with pytest.raises(ValidationError):

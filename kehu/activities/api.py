@@ -1,0 +1,161 @@
+"""API of interactions, tasks and a party's timeline.
+
+A party named anywhere (path, query or body) is fetched with `get_party_for_user`, so
+one the caller may not see is a 404, whichever way it is named.
+"""
+
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from django.http import HttpRequest
+from ninja import Query, Router
+
+from kehu.activities import services
+from kehu.activities.models import Interaction, InteractionParty, Task
+from kehu.activities.schemas import (
+    InteractionIn,
+    InteractionOut,
+    InteractionQuery,
+    TaskIn,
+    TaskOut,
+    TaskPatch,
+    TaskQuery,
+    TaskStatusIn,
+    TimelineItemOut,
+    TimelineQuery,
+)
+from kehu.activities.selectors import (
+    TimelineItem,
+    get_task_for_user,
+    interactions_visible_to,
+    party_timeline,
+    tasks_due,
+    tasks_visible_to,
+)
+from kehu.core.pagination import Page, PageParams, page_of
+from kehu.parties.selectors import capped_count, get_party_for_user
+from kehu.tenancy.api import staff_ref
+from kehu.tenancy.api_auth import api_user, require_write
+
+router = Router()
+
+# Where each kind of timeline event goes in TimelineItemOut.
+TIMELINE_SLOTS = {"interaction": "interaction", "state": "state_change", "task": "task"}
+
+
+def _with_parties(interactions: QuerySet[Interaction]) -> QuerySet[Interaction]:
+    links = InteractionParty.objects.select_related("party").order_by("id")
+    return interactions.select_related("created_by").prefetch_related(
+        Prefetch("links", queryset=links)
+    )
+
+
+@router.get("/interactions", response=Page[InteractionOut], tags=["interactions"])
+def list_interactions(request: HttpRequest, query: Query[InteractionQuery]) -> dict[str, Any]:
+    """Calls, visits, meetings … with parties the caller may see, newest first."""
+    user = api_user(request)
+    interactions = interactions_visible_to(user)
+    if query.party is not None:
+        party = get_party_for_user(user, query.party)
+        interactions = interactions.filter(links__party=party)
+    ordered = _with_parties(interactions).order_by("-occurred_at", "-id")
+    return page_of(ordered, query, capped_count(interactions))
+
+
+@router.post("/interactions", response={201: InteractionOut}, tags=["interactions"])
+def log_interaction(request: HttpRequest, payload: InteractionIn) -> Interaction:
+    """Record an interaction; it lands on the timeline of every party named."""
+    user = api_user(request)
+    require_write(user)
+    parties = [get_party_for_user(user, pk, write=True) for pk in dict.fromkeys(payload.party_ids)]
+    interaction = services.interaction_log(
+        actor=user, parties=parties, **payload.dict(exclude={"party_ids"})
+    )
+    links = InteractionParty.objects.select_related("party").order_by("id")
+    prefetch_related_objects([interaction], Prefetch("links", queryset=links))
+    return interaction
+
+
+@router.get("/tasks", response=Page[TaskOut], tags=["tasks"])
+def list_tasks(request: HttpRequest, query: Query[TaskQuery]) -> dict[str, Any]:
+    """Tasks assigned to the caller or about parties the caller may see, by due date."""
+    user = api_user(request)
+    tasks = tasks_visible_to(user)
+    if query.mine:
+        tasks = tasks.filter(assignee=user)
+    if query.status is not None:
+        tasks = tasks.filter(status=query.status)
+    if query.due_before is not None:
+        tasks = tasks.filter(due_date__lte=query.due_before)
+    if query.party is not None:
+        tasks = tasks.filter(party=get_party_for_user(user, query.party))
+    ordered = tasks.select_related("assignee", "party").order_by("due_date", "id")
+    return page_of(ordered, query, capped_count(tasks))
+
+
+@router.get("/tasks/today", response=Page[TaskOut], tags=["tasks"])
+def tasks_today(request: HttpRequest, page: Query[PageParams]) -> dict[str, Any]:
+    """The caller's open tasks due today or overdue, earliest first."""
+    tasks = tasks_due(api_user(request)).select_related("assignee")
+    return page_of(tasks, page, capped_count(tasks))
+
+
+@router.post("/tasks", response={201: TaskOut}, tags=["tasks"])
+def create_task(request: HttpRequest, payload: TaskIn) -> Task:
+    user = api_user(request)
+    require_write(user)
+    assignee = staff_ref(payload.assignee, "assignee") if payload.assignee is not None else None
+    party = get_party_for_user(user, payload.party, write=True) if payload.party else None
+    return services.task_create(
+        actor=user,
+        title=payload.title,
+        note=payload.note,
+        due_date=payload.due_date,
+        assignee=assignee,
+        party=party,
+    )
+
+
+@router.get("/tasks/{int:task_id}", response=TaskOut, tags=["tasks"])
+def get_task(request: HttpRequest, task_id: int) -> Task:
+    return get_task_for_user(api_user(request), task_id)
+
+
+@router.patch("/tasks/{int:task_id}", response=TaskOut, tags=["tasks"])
+def update_task(request: HttpRequest, task_id: int, payload: TaskPatch) -> Task:
+    """Change the title, note, due date or assignee; leave out the ones to keep."""
+    user = api_user(request)
+    task = get_task_for_user(user, task_id)
+    require_write(user)
+    changes = payload.dict(exclude_unset=True)
+    if "assignee" in changes:
+        changes["assignee"] = staff_ref(changes["assignee"], "assignee")
+    return services.task_update(actor=user, task=task, **changes)
+
+
+@router.post("/tasks/{int:task_id}/status", response=TaskOut, tags=["tasks"])
+def set_task_status(request: HttpRequest, task_id: int, payload: TaskStatusIn) -> Task:
+    """Mark a task done, cancelled, or open again."""
+    user = api_user(request)
+    task = get_task_for_user(user, task_id)
+    require_write(user)
+    return services.task_set_status(actor=user, task=task, status=payload.status)
+
+
+def _timeline_entry(item: TimelineItem) -> dict[str, Any]:
+    entry: dict[str, Any] = {"at": item.at, "kind": item.kind}
+    slot = TIMELINE_SLOTS.get(item.kind)
+    if slot is not None:
+        entry[slot] = item.obj
+    else:  # "created": the audit entry of the party's creation
+        entry["created_by"] = getattr(item.obj, "actor", None)
+    return entry
+
+
+@router.get("/parties/{int:party_id}/timeline", response=list[TimelineItemOut], tags=["parties"])
+def party_timeline_view(
+    request: HttpRequest, party_id: int, query: Query[TimelineQuery]
+) -> list[dict[str, Any]]:
+    """Interactions, state changes, tasks and the record's creation, newest first."""
+    party = get_party_for_user(api_user(request), party_id)
+    return [_timeline_entry(item) for item in party_timeline(party, limit=query.limit)]

@@ -1,0 +1,111 @@
+"""API shapes of interactions, tasks and a party's timeline."""
+
+import datetime
+from typing import Any, Literal
+
+from django.utils import timezone
+from ninja import Field, Schema
+from pydantic import field_validator
+
+from kehu.activities.models import Interaction, InteractionKind, TaskStatus
+from kehu.core.pagination import MAX_LIMIT, PageParams
+from kehu.parties.schemas import PartyRef, StateChangeOut
+from kehu.tenancy.schemas import InSchema, PatchSchema, UserRef
+
+
+class InteractionIn(InSchema):
+    party_ids: list[int] = Field(min_length=1, max_length=50, description="涉及的客户编号")
+    kind: InteractionKind
+    subject: str = Field(min_length=1, max_length=200)
+    body: str = Field("", max_length=10000)
+    occurred_at: datetime.datetime | None = Field(
+        None, description="发生时间；默认为现在。不带时区的时间按公司时区（北京时间）理解"
+    )
+    duration_minutes: int | None = Field(None, ge=0, le=100_000)
+
+    @field_validator("occurred_at")
+    @classmethod
+    def local_when_naive(cls, value: datetime.datetime | None) -> datetime.datetime | None:
+        """A time written without an offset means the firm's time zone, as on the pages."""
+        if value is not None and timezone.is_naive(value):
+            return timezone.make_aware(value)
+        return value
+
+
+class InteractionBrief(Schema):
+    id: int
+    kind: InteractionKind
+    subject: str
+    body: str
+    occurred_at: datetime.datetime
+    duration_minutes: int | None
+    created_by: UserRef | None
+    created_at: datetime.datetime
+
+
+class InteractionOut(InteractionBrief):
+    parties: list[PartyRef]
+
+    @staticmethod
+    def resolve_parties(obj: Interaction) -> list[Any]:
+        return [link.party for link in obj.links.all()]
+
+
+class InteractionQuery(PageParams):
+    party: int | None = Field(None, description="只看与这个客户有关的互动")
+
+
+class TaskIn(InSchema):
+    title: str = Field(min_length=1, max_length=200)
+    note: str = Field("", max_length=5000)
+    due_date: datetime.date
+    assignee: int | None = Field(None, description="执行人员工编号；默认为自己")
+    party: int | None = Field(None, description="相关客户编号")
+
+
+class TaskPatch(PatchSchema):
+    title: str | None = Field(None, min_length=1, max_length=200)
+    note: str | None = Field(None, max_length=5000)
+    due_date: datetime.date | None = None
+    assignee: int | None = Field(None, description="执行人员工编号")
+
+
+class TaskStatusIn(InSchema):
+    status: TaskStatus
+
+
+class TaskBrief(Schema):
+    id: int
+    title: str
+    note: str
+    due_date: datetime.date
+    status: TaskStatus
+    completed_at: datetime.datetime | None
+    assignee: UserRef
+    created_at: datetime.datetime
+
+
+class TaskOut(TaskBrief):
+    party: PartyRef | None
+
+
+class TaskQuery(PageParams):
+    mine: bool = Field(False, description="只看分配给自己的任务")
+    status: TaskStatus | None = None
+    due_before: datetime.date | None = Field(None, description="截止日期不晚于这一天")
+    party: int | None = Field(None, description="相关客户编号")
+
+
+class TimelineQuery(Schema):
+    limit: int = Field(50, ge=1, le=MAX_LIMIT)
+
+
+class TimelineItemOut(Schema):
+    """One event; exactly one of interaction / state_change / task / created is set."""
+
+    at: datetime.datetime
+    kind: Literal["interaction", "state", "task", "created"]
+    interaction: InteractionBrief | None = None
+    state_change: StateChangeOut | None = None
+    task: TaskBrief | None = None
+    created_by: UserRef | None = None

@@ -1,0 +1,398 @@
+"""Who may call which endpoint: every API operation against every persona.
+
+One world (Alice's customers, their parts, an interaction, a task, a team, a token) and
+one table of operations on it. Each operation is tried by Alice (it works), by Bob
+(sales, sees only his own: 404, or 403 on admin work), by Dora (read-only: reads work,
+writes are 403), by Charlie (another firm: 404), and with no, a wrong or a revoked
+token (401). Every refusal leaves the data as it was. A last test checks that the table
+names every operation the OpenAPI schema lists, so a new endpoint cannot skip this.
+"""
+
+import datetime
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from kehu.activities import services as activities
+from kehu.activities.models import Interaction, InteractionParty, Task
+from kehu.core.context import tenant_scope
+from kehu.core.models import AuditEntry
+from kehu.core.tests.test_api_problems import (
+    api_client,
+    assert_problem,
+)
+from kehu.parties import services as parties
+from kehu.parties.models import (
+    AccountTeamMember,
+    Address,
+    ContactPoint,
+    ImportantDate,
+    Party,
+    PartyLink,
+    PartyRole,
+    PartyTag,
+    Preference,
+    StateChange,
+)
+from kehu.tenancy import services as tenancy
+from kehu.tenancy.models import ApiToken, Invitation, Team, TeamMembership, Tenant, User
+
+World = dict[str, int]
+
+
+@dataclass(frozen=True)
+class Op:
+    method: str
+    path: str  # with {placeholders} from the world
+    body: dict[str, Any] | None
+    access: str  # member | read | write | manage | admin | own
+    ok: int  # Alice's status
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+TODAY = datetime.date(2030, 1, 1).isoformat()
+
+OPS = [
+    Op("GET", "/parties/{party}", None, "read", 200),
+    Op("PATCH", "/parties/{party}", {"industry": "制造"}, "write", 200),
+    Op("DELETE", "/parties/{party}", None, "manage", 204),
+    Op("POST", "/parties/{deleted}/restore", None, "manage", 200),
+    Op("POST", "/parties/{party}/state", {"to_state": "target", "reason": "重点"}, "write", 201),
+    Op("GET", "/parties/{party}/state-changes", None, "read", 200),
+    Op("GET", "/parties/{party}/timeline", None, "read", 200),
+    Op("GET", "/parties/{party}/audit", None, "read", 200),
+    Op(
+        "POST",
+        "/parties/{party}/contact-points",
+        {"kind": "email", "value": "a@example.cn"},
+        "write",
+        201,
+    ),
+    Op("DELETE", "/parties/{party}/contact-points/{contact}", None, "write", 204),
+    Op(
+        "POST", "/parties/{party}/addresses", {"kind": "office", "province": "北京市"}, "write", 201
+    ),
+    Op("DELETE", "/parties/{party}/addresses/{address}", None, "write", 204),
+    Op("POST", "/parties/{party}/tags", {"name": "新客"}, "write", 201),
+    Op("DELETE", "/parties/{party}/tags/{tag}", None, "write", 204),
+    Op(
+        "POST",
+        "/parties/{party}/preferences",
+        {"category": "habit", "content": "早上联系"},
+        "write",
+        201,
+    ),
+    Op("DELETE", "/parties/{party}/preferences/{preference}", None, "write", 204),
+    Op(
+        "POST",
+        "/parties/{party}/important-dates",
+        {"kind": "founding", "date": "2001-05-01"},
+        "write",
+        201,
+    ),
+    Op("DELETE", "/parties/{party}/important-dates/{date}", None, "write", 204),
+    Op("POST", "/parties/{party}/links", {"to_party": "{person}", "kind": "refers"}, "write", 201),
+    Op("DELETE", "/parties/{party}/links/{link}", None, "write", 204),
+    Op(
+        "POST",
+        "/parties/{party}/account-team",
+        {"user": "{alice}", "role": "sales"},
+        "write",
+        201,
+    ),
+    Op("DELETE", "/parties/{party}/account-team/{member}", None, "write", 204),
+    Op("PUT", "/parties/{party}/roles", {"roles": ["partner"]}, "write", 200),
+    Op("GET", "/interactions?party={party}", None, "read", 200),
+    Op(
+        "POST",
+        "/interactions",
+        {"party_ids": ["{party}"], "kind": "call", "subject": "回访"},
+        "write",
+        201,
+    ),
+    Op("GET", "/tasks?party={party}", None, "read", 200),
+    Op("POST", "/tasks", {"title": "报价", "due_date": TODAY, "party": "{party}"}, "write", 201),
+    Op("GET", "/tasks/{task}", None, "read", 200),
+    Op("PATCH", "/tasks/{task}", {"title": "再报价"}, "write", 200),
+    Op("POST", "/tasks/{task}/status", {"status": "done"}, "write", 200),
+    Op("GET", "/users/{alice}", None, "member", 200),
+    Op("PATCH", "/users/{bob}", {"display_name": "小鲍"}, "admin", 200),
+    Op("PATCH", "/teams/{team}", {"name": "华北"}, "admin", 200),
+    Op("DELETE", "/teams/{team}", None, "admin", 204),
+    Op("POST", "/teams/{team}/members", {"user": "{bob}"}, "admin", 201),
+    Op("DELETE", "/teams/{team}/members/{alice}", None, "admin", 204),
+    Op("DELETE", "/tokens/{token}", None, "own", 204),
+]
+
+# Operations that name no record of Alice's: every caller acts in their own firm.
+UNNAMED = [
+    Op("GET", "/parties", None, "member", 200),
+    Op("POST", "/parties", {"kind": "person", "name": "李四"}, "write", 201),
+    Op("GET", "/interactions", None, "member", 200),
+    Op("GET", "/tasks", None, "member", 200),
+    Op("GET", "/tasks/today", None, "member", 200),
+    Op("GET", "/me", None, "member", 200),
+    Op("GET", "/users", None, "member", 200),
+    Op("POST", "/invitations", {"email": "new@example.cn"}, "admin", 201),
+    Op("GET", "/teams", None, "member", 200),
+    Op("POST", "/teams", {"name": "新团队"}, "admin", 201),
+    Op("GET", "/tokens", None, "member", 200),
+    Op("POST", "/tokens", {"name": "脚本"}, "member", 201),
+]
+
+# What Bob (sales, own records only) and Dora (read-only, sees all) get on Alice's world;
+# "ok" is the operation's own success status.
+REFUSALS: dict[str, dict[str, int | str]] = {
+    "bob": {"member": "ok", "read": 404, "write": 404, "manage": 404, "admin": 403, "own": 404},
+    "dora": {"member": "ok", "read": "ok", "write": 403, "manage": 403, "admin": 403, "own": 404},
+}
+# On operations that name no record, Bob writes his own records; Dora may not write.
+REFUSALS_UNNAMED: dict[str, dict[str, int | str]] = {
+    "bob": {"member": "ok", "write": "ok", "admin": 403},
+    "dora": {"member": "ok", "write": 403, "admin": 403},
+}
+# What an outsider's lists hold: their own firm's rows only.
+OUTSIDER_LISTS = {
+    "/parties": [],
+    "/interactions": [],
+    "/tasks": [],
+    "/tasks/today": [],
+    "/teams": [],
+    "/users": ["charlie"],
+    "/tokens": ["tests"],
+}
+
+
+@pytest.fixture
+def world(acme: Tenant, alice: User, bob: User, dora: User) -> World:
+    with tenant_scope(acme.pk):
+        party = parties.party_create(actor=alice, kind="organisation", name="甲公司")
+        person = parties.party_create(actor=alice, kind="person", name="张三")
+        deleted = parties.party_create(actor=alice, kind="person", name="王五")
+        parties.party_delete(actor=alice, party=deleted)
+        contact = parties.contact_point_add(
+            actor=alice, party=party, kind="mobile", value="13812345678"
+        )
+        address = parties.address_add(actor=alice, party=party, kind="office", province="广东省")
+        tag = parties.tag_add(actor=alice, party=party, name="VIP")
+        preference = parties.preference_add(
+            actor=alice, party=party, category="product", content="喜欢绿茶"
+        )
+        date = parties.important_date_add(
+            actor=alice, party=party, kind="anniversary", date=datetime.date(2020, 3, 1)
+        )
+        link = parties.party_link_add(
+            actor=alice, from_party=party, to_party=person, kind="employs", title="采购"
+        )
+        member = parties.account_team_add(actor=alice, party=party, user=dora, role="service")
+        activities.interaction_log(actor=alice, parties=[party], kind="visit", subject="拜访")
+        task = activities.task_create(
+            actor=alice, title="跟进", due_date=datetime.date(2030, 1, 1), party=party
+        )
+        team = tenancy.team_create(actor=alice, name="华南")
+        tenancy.team_member_add(actor=alice, team=team, user=alice)
+        token, _raw = tenancy.api_token_create(actor=alice, name="alice 的脚本")
+    return {
+        "party": party.pk,
+        "person": person.pk,
+        "deleted": deleted.pk,
+        "contact": contact.pk,
+        "address": address.pk,
+        "tag": tag.tag_id,
+        "preference": preference.pk,
+        "date": date.pk,
+        "link": link.pk,
+        "member": member.pk,
+        "task": task.pk,
+        "team": team.pk,
+        "token": token.pk,
+        "alice": alice.pk,
+        "bob": bob.pk,
+    }
+
+
+def _fill(value: Any, ids: World) -> Any:
+    if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
+        return ids[value[1:-1]]
+    if isinstance(value, list):
+        return [_fill(v, ids) for v in value]
+    if isinstance(value, dict):
+        return {k: _fill(v, ids) for k, v in value.items()}
+    return value
+
+
+def call(client: Client, op: Op, ids: World) -> Any:
+    path = "/api/v1" + op.path.format(**ids)
+    body = _fill(op.body, ids)
+    if body is None:
+        return client.generic(op.method, path)
+    return client.generic(op.method, path, json.dumps(body), content_type="application/json")
+
+
+def snapshot(tenant: Tenant) -> dict[str, Any]:
+    """Everything a refused call could have changed in the firm."""
+    with tenant_scope(tenant.pk):
+        models = [
+            AccountTeamMember,
+            Address,
+            ApiToken,
+            AuditEntry,
+            ContactPoint,
+            ImportantDate,
+            Interaction,
+            InteractionParty,
+            Invitation,
+            PartyLink,
+            PartyRole,
+            PartyTag,
+            Preference,
+            StateChange,
+            Task,
+            Team,
+            TeamMembership,
+        ]
+        counts = {m.__name__: m.objects.count() for m in models}
+        return {
+            **counts,
+            "parties": list(
+                Party.with_deleted.order_by("pk").values_list(
+                    "pk", "name", "industry", "relationship_state", "deleted_at"
+                )
+            ),
+            "users": list(
+                User.objects.order_by("pk").values_list("pk", "display_name", "role", "is_active")
+            ),
+            "tasks": list(Task.objects.order_by("pk").values_list("pk", "title", "status")),
+            "teams": list(Team.objects.order_by("pk").values_list("pk", "name")),
+            "tokens": list(ApiToken.objects.order_by("pk").values_list("pk", "revoked_at")),
+        }
+
+
+@pytest.mark.parametrize("op", OPS + UNNAMED, ids=lambda op: op.id)
+def test_alice_may(op: Op, world: World, alice: User, acme: Tenant) -> None:
+    client = api_client(alice)
+    before = snapshot(acme)
+    response = call(client, op, world)
+    assert response.status_code == op.ok, response.content.decode()
+    changed = snapshot(acme) != before
+    assert changed == (op.method != "GET")
+
+
+def _refuse(op: Op, expected: int | str, user: User, world: World, acme: Tenant) -> None:
+    client = api_client(user)
+    before = snapshot(acme)
+    response = call(client, op, world)
+    if expected == "ok":
+        assert response.status_code == op.ok, response.content.decode()
+    else:
+        assert_problem(response, int(expected))
+        assert snapshot(acme) == before
+
+
+@pytest.mark.parametrize("persona", ["bob", "dora"])
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.id)
+def test_colleagues_without_rights_are_refused(
+    op: Op, persona: str, world: World, acme: Tenant, request: pytest.FixtureRequest
+) -> None:
+    user = request.getfixturevalue(persona)
+    _refuse(op, REFUSALS[persona][op.access], user, world, acme)
+
+
+@pytest.mark.parametrize("persona", ["bob", "dora"])
+@pytest.mark.parametrize("op", UNNAMED, ids=lambda op: op.id)
+def test_colleagues_rights_on_operations_that_name_no_record(
+    op: Op, persona: str, world: World, acme: Tenant, request: pytest.FixtureRequest
+) -> None:
+    user = request.getfixturevalue(persona)
+    _refuse(op, REFUSALS_UNNAMED[persona][op.access], user, world, acme)
+
+
+def test_a_salesperson_may_not_delete_even_their_own_party(bob: User, acme: Tenant) -> None:
+    with tenant_scope(acme.pk):
+        own = parties.party_create(actor=bob, kind="person", name="鲍的客户")
+    client = api_client(bob)
+    assert_problem(client.delete(f"/api/v1/parties/{own.pk}"), 403)
+    assert client.get(f"/api/v1/parties/{own.pk}").status_code == 200
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.id)
+def test_an_outsider_gets_404_and_changes_nothing(
+    op: Op, world: World, acme: Tenant, charlie: User
+) -> None:
+    client = api_client(charlie)
+    before = snapshot(acme)
+    assert_problem(call(client, op, world), 404)
+    assert snapshot(acme) == before
+
+
+@pytest.mark.parametrize("op", UNNAMED, ids=lambda op: op.id)
+def test_an_outsider_acts_only_in_their_own_firm(
+    op: Op, world: World, acme: Tenant, charlie: User
+) -> None:
+    client = api_client(charlie)
+    before = snapshot(acme)
+    response = call(client, op, world)
+    assert response.status_code == op.ok, response.content.decode()
+    assert snapshot(acme) == before
+    if op.method == "GET" and op.path in OUTSIDER_LISTS:
+        items = response.json()["items"]
+        assert [i.get("username", i.get("name")) for i in items] == OUTSIDER_LISTS[op.path]
+
+
+@pytest.mark.parametrize("op", OPS + UNNAMED, ids=lambda op: op.id)
+@pytest.mark.parametrize("auth", ["none", "wrong", "revoked"])
+def test_without_a_valid_token_every_operation_is_401(
+    op: Op, auth: str, world: World, acme: Tenant, alice: User
+) -> None:
+    headers: dict[str, str] = {}
+    if auth == "wrong":
+        headers["Authorization"] = "Bearer kehu_0000000000000000000000000000000000000000000"
+    elif auth == "revoked":
+        with tenant_scope(acme.pk):
+            token, raw = tenancy.api_token_create(actor=alice, name="旧")
+            tenancy.api_token_revoke(actor=alice, token=token)
+        headers["Authorization"] = f"Bearer {raw}"
+    before = snapshot(acme)
+    assert_problem(call(Client(headers=headers), op, world), 401)
+    assert snapshot(acme) == before
+
+
+def test_every_operation_in_the_schema_is_in_this_table(db: None) -> None:
+    schema = Client().get("/api/v1/openapi.json").json()
+    listed = {
+        (method.upper(), path.removeprefix("/api/v1"))
+        for path, operations in schema["paths"].items()
+        for method in operations
+    }
+    tested = {(op.method, _template(op.path)) for op in OPS + UNNAMED}
+    assert listed == tested
+
+
+def _template(path: str) -> str:
+    """/parties/{party}/tags/{tag}?x=1 → /parties/{party_id}/tags/{tag_id} (the schema's)."""
+    names = {
+        "party": "party_id",
+        "deleted": "party_id",
+        "contact": "contact_id",
+        "address": "address_id",
+        "tag": "tag_id",
+        "preference": "preference_id",
+        "date": "date_id",
+        "link": "link_id",
+        "member": "member_id",
+        "task": "task_id",
+        "team": "team_id",
+        "token": "token_id",
+        "alice": "user_id",
+        "bob": "user_id",
+    }
+    path = path.split("?")[0]
+    for short, full in names.items():
+        path = path.replace("{" + short + "}", "{" + full + "}")
+    return path
