@@ -11,7 +11,7 @@ from kehu.activities.models import Interaction, InteractionParty, Task, TaskStat
 from kehu.core.models import AuditEntry
 from kehu.parties.models import Party, StateChange
 from kehu.parties.selectors import parties_visible_to
-from kehu.tenancy.models import User
+from kehu.tenancy.models import User, Visibility
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,21 @@ def tasks_due(user: User, *, on: datetime.date | None = None) -> QuerySet[Task]:
     )
 
 
+def tasks_upcoming(user: User, *, days: int = 7, on: datetime.date | None = None) -> QuerySet[Task]:
+    """The user's open tasks due in the `days` days after `on` (today), earliest first."""
+    day = on or timezone.localdate()
+    return (
+        Task.objects.filter(
+            assignee=user,
+            status=TaskStatus.OPEN,
+            due_date__gt=day,
+            due_date__lte=day + datetime.timedelta(days=days),
+        )
+        .select_related("party")
+        .order_by("due_date", "id")
+    )
+
+
 def interactions_visible_to(user: User) -> QuerySet[Interaction]:
     visible = parties_visible_to(user).values("pk")
     ids = InteractionParty.objects.filter(party_id__in=visible).values("interaction_id")
@@ -62,7 +77,10 @@ def interactions_visible_to(user: User) -> QuerySet[Interaction]:
 
 
 def tasks_visible_to(user: User) -> QuerySet[Task]:
-    """Tasks assigned to the user, or about a party the user may see."""
+    """Tasks assigned to the user, or about a party the user may see; with visibility
+    "all", every task of the firm (a manager follows up colleagues' work)."""
+    if user.effective_visibility == Visibility.ALL:
+        return Task.objects.all()
     visible = parties_visible_to(user).values("pk")
 
     return Task.objects.filter(Q(assignee=user) | Q(party_id__in=visible))

@@ -183,7 +183,7 @@ class PartyLink(TenantOwned):
         ]
 
     def __str__(self) -> str:
-        return f"{self.from_party_id} {self.kind} {self.to_party_id}"
+        return f"{self.from_party} {self.get_kind_display()} {self.to_party}"
 
 
 class ContactKind(models.TextChoices):
@@ -281,6 +281,9 @@ class PartyTag(TenantOwned):
         constraints = [models.UniqueConstraint(fields=["party", "tag"], name="party_tag_unique")]
         indexes = [models.Index(fields=["tenant", "tag", "party"], name="party_tag_idx")]
 
+    def __str__(self) -> str:
+        return self.tag.name
+
 
 class PreferenceCategory(models.TextChoices):
     PRODUCT = "product", _("产品偏好")
@@ -343,6 +346,9 @@ class AccountTeamMember(TenantOwned):
             models.UniqueConstraint(fields=["party", "user"], name="account_team_unique")
         ]
         indexes = [models.Index(fields=["tenant", "user", "party"], name="account_team_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()})"
 
 
 class StateChange(TenantOwned):

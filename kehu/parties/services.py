@@ -256,6 +256,12 @@ def contact_point_add(
     refresh: bool = True,
 ) -> ContactPoint:
     part = ContactPoint(kind=kind, value=value, label=label, is_primary=is_primary)
+    part.party = party
+    part.full_clean(exclude=["tenant", "party"])
+    if ContactPoint.objects.filter(party=party, kind=part.kind, value=part.value).exists():
+        raise ValidationError({"value": _("这个客户已有该联系方式：%(value)s") % {"value": value}})
+    if is_primary:
+        ContactPoint.objects.filter(party=party, kind=part.kind).update(is_primary=False)
     _add_part(actor, party, part, CONTACT_FIELDS)
     if refresh:
         search.refresh_keys(party)
@@ -275,6 +281,9 @@ ADDRESS_FIELDS = ("kind", "province", "city", "district", "street", "postcode", 
 def address_add(*, actor: User, party: Party, is_primary: bool = False, **fields: Any) -> Address:
     """A new address; the primary address (or the first) sets the party's region."""
     part = Address(is_primary=is_primary, **fields)
+    if is_primary:
+        # One primary address: the new one takes the flag from any other.
+        Address.objects.filter(party=party, is_primary=True).update(is_primary=False)
     _add_part(actor, party, part, ADDRESS_FIELDS)
     if is_primary or not party.province:
         party_update(

@@ -282,3 +282,12 @@ def api_token_user(raw: str) -> User | None:
     if token.last_used_at is None or now - token.last_used_at > datetime.timedelta(minutes=5):
         ApiToken.all_tenants.filter(pk=token.pk).update(last_used_at=now)
     return token.user
+
+
+def user_set_language(*, user: User, language: str) -> User:
+    """Save the language a user reads the product in (applied again at each sign-in)."""
+    if language not in dict(settings.LANGUAGES):
+        raise ValidationError({"language": _("不支持的语言：%(code)s") % {"code": language}})
+    user.language = language
+    user.save(update_fields=["language"])
+    return user

@@ -190,3 +190,31 @@ def test_inactive_owner_is_refused(acme: Tenant, alice: User) -> None:
     gone.save()
     with pytest.raises(ValidationError):
         make_person(alice, owner=gone)
+
+
+def test_same_contact_twice_is_refused_and_primary_moves(alice: User) -> None:
+    party = make_person(alice)
+    services.contact_point_add(
+        actor=alice, party=party, kind="mobile", value="13812345678", is_primary=True
+    )
+    with pytest.raises(ValidationError) as exc:
+        services.contact_point_add(actor=alice, party=party, kind="mobile", value="138-1234-5678")
+    assert "value" in exc.value.message_dict
+    services.contact_point_add(
+        actor=alice, party=party, kind="mobile", value="13900001111", is_primary=True
+    )
+    primary = party.contact_points.filter(is_primary=True).values_list("value", flat=True)
+    assert list(primary) == ["+8613900001111"]
+
+
+def test_only_one_primary_address(alice: User) -> None:
+    party = make_person(alice)
+    for city in ("杭州市", "宁波市"):
+        services.address_add(
+            actor=alice, party=party, kind="office", province="浙江省", city=city, is_primary=True
+        )
+    assert list(party.addresses.filter(is_primary=True).values_list("city", flat=True)) == [
+        "宁波市"
+    ]
+    party.refresh_from_db()
+    assert party.city == "宁波市"

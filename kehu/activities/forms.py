@@ -1,0 +1,83 @@
+"""Forms of the interaction and task pages. They parse; views authorise; services decide."""
+
+from typing import Any, cast
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from kehu.activities.models import InteractionKind, TaskStatus
+from kehu.tenancy.forms import PageForm
+from kehu.tenancy.models import User
+from kehu.tenancy.selectors import active_staff
+
+DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+MAX_DURATION_MINUTES = 7 * 24 * 60
+
+
+class PartyIdsField(forms.Field):
+    """Several party ids (checkboxes named `parties`); which of them the user may see is
+    the view's question, not the form's."""
+
+    widget = forms.MultipleHiddenInput
+    default_error_messages = {
+        "required": _("至少选择一个客户。"),
+        "invalid": _("客户编号无效。"),
+    }
+
+    def to_python(self, value: Any) -> list[int]:
+        if not value:
+            return []
+        try:
+            return [int(v) for v in value]
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from exc
+
+
+class InteractionForm(PageForm):
+    kind = forms.ChoiceField(
+        label=_("类型"), choices=InteractionKind.choices, initial=InteractionKind.CALL
+    )
+    subject = forms.CharField(label=_("主题"), max_length=200)
+    body = forms.CharField(
+        label=_("内容"), max_length=10000, required=False, widget=forms.Textarea(attrs={"rows": 5})
+    )
+    occurred_at = forms.DateTimeField(
+        label=_("发生时间"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL),
+    )
+    duration_minutes = forms.IntegerField(
+        label=_("时长（分钟）"), min_value=0, max_value=MAX_DURATION_MINUTES, required=False
+    )
+    parties = PartyIdsField(label=_("客户"))
+    next = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["occurred_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
+
+
+class TaskForm(PageForm):
+    title = forms.CharField(label=_("任务"), max_length=200)
+    note = forms.CharField(
+        label=_("说明"), max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    due_date = forms.DateField(
+        label=_("截止日期"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    assignee: "forms.ModelChoiceField[User]" = forms.ModelChoiceField(
+        label=_("执行人"), queryset=None
+    )
+    next = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Built per request: the queryset is scoped to the tenant active at that moment.
+        cast("forms.ModelChoiceField[User]", self.fields["assignee"]).queryset = active_staff()
+        self.fields["due_date"].initial = timezone.localdate()
+
+
+class TaskStatusForm(forms.Form):
+    status = forms.ChoiceField(choices=TaskStatus.choices)
+    next = forms.CharField(required=False)

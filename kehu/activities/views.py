@@ -1,0 +1,167 @@
+"""Logging interactions, creating and closing tasks, and the "my tasks today" page."""
+
+from collections.abc import Iterable
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from kehu.activities import selectors, services
+from kehu.activities.forms import InteractionForm, TaskForm, TaskStatusForm
+from kehu.core.web import is_htmx, render_page
+from kehu.parties.models import Party
+from kehu.parties.search import matching_party_ids
+from kehu.parties.selectors import get_party_for_user, parties_visible_to
+from kehu.tenancy.models import User
+from kehu.tenancy.views import (
+    MemberRequest,
+    form_status,
+    member_required,
+    require,
+    safe_next,
+    submit,
+)
+
+SEARCH_RESULTS = 20
+
+
+def _ids(values: Iterable[str]) -> list[int]:
+    """Party ids from the query string or form; a malformed id is a missing page."""
+    try:
+        return list(dict.fromkeys(int(v) for v in values))
+    except ValueError as exc:
+        raise Http404 from exc
+
+
+def _visible_parties(user: User, ids: list[int]) -> list[Party]:
+    """The parties, in the order given; 404 unless the user may see every one of them."""
+    found = parties_visible_to(user).in_bulk(ids)
+    if len(found) != len(ids):
+        raise Http404
+    return [found[pk] for pk in ids]
+
+
+def _search(user: User, query: str, exclude: list[int]) -> list[Party]:
+    """Visible parties matching the query, closest match first."""
+    if not query.strip():
+        return []
+    ids = [pk for pk in dict.fromkeys(matching_party_ids(query)) if pk not in exclude]
+    found = parties_visible_to(user).in_bulk(ids)
+    return [found[pk] for pk in ids if pk in found][:SEARCH_RESULTS]
+
+
+# Interactions.
+
+
+@member_required
+def interaction_new(request: MemberRequest) -> HttpResponse:
+    user = request.user
+    require(user.can_write)
+    posted = request.method == "POST"
+    raw_ids = request.POST.getlist("parties") if posted else request.GET.getlist("party")
+    chosen = _visible_parties(user, _ids(raw_ids))
+    if posted:
+        form = InteractionForm(request.POST)
+    else:
+        form = InteractionForm(initial={"next": request.GET.get("next", "")})
+    interaction = submit(
+        form,
+        lambda data: services.interaction_log(
+            actor=user,
+            parties=chosen,
+            kind=data["kind"],
+            subject=data["subject"],
+            body=data["body"],
+            occurred_at=data["occurred_at"],
+            duration_minutes=data["duration_minutes"],
+        ),
+    )
+    if interaction is None:
+        context = {"nav": "parties", "form": form, "chosen": chosen}
+        return render(
+            request, "activities/interaction_form.html", context, status=form_status(form)
+        )
+    messages.success(request, _("已记录互动：%(subject)s") % {"subject": interaction.subject})
+    back = safe_next(request, form.cleaned_data["next"])
+    return redirect(back or reverse("parties:detail", args=[chosen[0].pk]))
+
+
+@member_required
+def party_search(request: MemberRequest) -> HttpResponse:
+    """The party choices of the interaction form: those chosen so far, then matches."""
+    chosen = _visible_parties(request.user, _ids(request.GET.getlist("parties")))
+    matches = _search(request.user, request.GET.get("q", ""), [p.pk for p in chosen])
+    context = {"chosen": chosen, "matches": matches, "query": request.GET.get("q", "")}
+    return render(request, "activities/_party_choices.html", context)
+
+
+# Tasks.
+
+
+@member_required
+def task_new(request: MemberRequest) -> HttpResponse:
+    user = request.user
+    require(user.can_write)
+    data = request.POST if request.method == "POST" else request.GET
+    raw_party = data.get("party") or ""
+    party = get_party_for_user(user, _ids([raw_party])[0], write=True) if raw_party else None
+    if request.method == "POST":
+        form = TaskForm(request.POST)
+    else:
+        form = TaskForm(initial={"assignee": user.pk, "next": request.GET.get("next", "")})
+    task = submit(
+        form,
+        lambda d: services.task_create(
+            actor=user,
+            title=d["title"],
+            note=d["note"],
+            due_date=d["due_date"],
+            assignee=d["assignee"],
+            party=party,
+        ),
+    )
+    if task is None:
+        context = {"nav": "tasks", "form": form, "party": party}
+        return render(request, "activities/task_form.html", context, status=form_status(form))
+    messages.success(request, _("已创建任务：%(title)s") % {"title": task.title})
+    back = safe_next(request, form.cleaned_data["next"])
+    if back:
+        return redirect(back)
+    return redirect(reverse("parties:detail", args=[party.pk]) if party else "activities:my_tasks")
+
+
+@member_required
+@require_POST
+def task_status(request: MemberRequest, pk: int) -> HttpResponse:
+    """Mark a task done, cancelled or open again; htmx gets the task's updated row."""
+    task = selectors.get_task_for_user(request.user, pk)
+    require(request.user.can_write)
+    form = TaskStatusForm(request.POST)
+    updated = submit(
+        form,
+        lambda d: services.task_set_status(actor=request.user, task=task, status=d["status"]),
+    )
+    if updated is None:
+        return HttpResponseBadRequest(_("未知的任务状态。"))
+    if is_htmx(request):
+        context = {"task": updated, "today": timezone.localdate()}
+        return render(request, "activities/_task_row.html", context)
+    return redirect(safe_next(request, form.cleaned_data["next"]) or "activities:my_tasks")
+
+
+@member_required
+def my_tasks(request: MemberRequest) -> HttpResponse:
+    today = timezone.localdate()
+    context = {
+        "nav": "tasks",
+        "today": today,
+        "due": selectors.tasks_due(request.user, on=today),
+        "upcoming": selectors.tasks_upcoming(request.user, on=today),
+    }
+    return render_page(
+        request, "activities/my_tasks.html", context, fragment="activities/_tasks.html"
+    )
