@@ -37,8 +37,12 @@ def party_timeline(party: Party, *, limit: int = 50) -> list[TimelineItem]:
     ]
     tasks = Task.objects.filter(party=party).select_related("assignee").order_by("-created_at")
     items += [TimelineItem(t.completed_at or t.created_at, "task", t) for t in tasks[:limit]]
+    # Through the (root_type, root_id) index: the party's history is its own root.
     created = AuditEntry.objects.filter(
-        object_type="parties.party", object_id=party.pk, action=AuditEntry.Action.CREATE
+        root_type="parties.party",
+        root_id=party.pk,
+        object_type="parties.party",
+        action=AuditEntry.Action.CREATE,
     ).select_related("actor")
     items += [TimelineItem(e.created_at, "created", e) for e in created[:1]]
     items.sort(key=lambda item: item.at, reverse=True)

@@ -108,7 +108,9 @@ class Party(TenantOwned, Timestamped):
         indexes = [
             models.Index(fields=["tenant", "relationship_state", "id"], name="party_state_idx"),
             models.Index(fields=["tenant", "owner", "id"], name="party_owner_idx"),
-            models.Index(fields=["tenant", "province", "city", "id"], name="party_region_idx"),
+            # Region filters list newest first: (region, id) lets the index give that order.
+            models.Index(fields=["tenant", "province", "id"], name="party_province_idx"),
+            models.Index(fields=["tenant", "city", "id"], name="party_city_idx"),
             models.Index(fields=["tenant", "name_pinyin"], name="party_pinyin_idx"),
             models.Index(fields=["tenant", "updated_at"], name="party_updated_idx"),
         ]
