@@ -223,7 +223,7 @@ def test_htmx_history_restore_gets_the_whole_page(alice: User) -> None:
 
 def test_search_box_and_filters_drive_htmx(alice: User) -> None:
     page = text(login(alice).get(url("list")))
-    assert 'hx-trigger="keyup changed delay:300ms, search"' in page
+    assert 'hx-trigger="input changed delay:300ms, search"' in page
     assert 'hx-push-url="true"' in page and 'hx-target="#results"' in page
 
 
