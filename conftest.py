@@ -131,3 +131,14 @@ def page(chromium: "Browser", live_server: Any) -> Iterator["Page"]:
     page = context.new_page()
     yield page
     context.close()
+
+
+def sign_in(page: "Page", username: str) -> None:
+    """Sign in through the login form, as a person would."""
+    from django.urls import reverse
+
+    page.goto(reverse("login"))
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**{reverse('parties:list')}")

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from conftest import PASSWORD
+from conftest import sign_in
 from kehu.activities import services
 from kehu.activities.models import Interaction, TaskStatus
 from kehu.core.context import tenant_scope
@@ -18,14 +18,6 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
-
-
-def sign_in(page: "Page", username: str) -> None:
-    page.goto(reverse("login"))
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"**{reverse('parties:list')}")
 
 
 def make_party(owner: User, name: str) -> Party:

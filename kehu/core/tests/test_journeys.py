@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from conftest import PASSWORD
+from conftest import sign_in
 from kehu.activities.models import Interaction, InteractionKind
 from kehu.core.context import tenant_scope
 from kehu.parties import services
@@ -18,14 +18,6 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
-
-
-def sign_in(page: "Page", username: str) -> None:
-    page.goto(reverse("login"))
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"**{reverse('parties:list')}")
 
 
 def create_party(page: "Page", kind_button: str, name: str) -> int:
