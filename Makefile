@@ -9,10 +9,10 @@ PORT ?= 8000
 
 .PHONY: run test suite lint types unit browser assets messages migrations-check clean
 
-$(STAMP): requirements/base.txt requirements/dev.txt
+$(STAMP): requirements/base.txt requirements/dev.txt requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements/dev.txt
+	$(BIN)/pip install --quiet -r requirements/dev.txt -c requirements/constraints.txt
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
