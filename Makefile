@@ -35,6 +35,7 @@ types: $(STAMP)
 	SECRET_KEY=types $(BIN)/mypy kehu bench conftest.py
 
 migrations-check: $(STAMP)
+	mkdir -p var/static
 	SECRET_KEY=check $(PY) manage.py makemigrations --check --dry-run
 	SECRET_KEY=check $(PY) manage.py check
 
@@ -49,6 +50,7 @@ browser: $(STAMP)
 test: lint types migrations-check suite
 
 suite: $(STAMP)
+	mkdir -p var/static
 	SECRET_KEY=kehu-test-only $(BIN)/pytest -n 2
 
 assets:
