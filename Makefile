@@ -59,6 +59,9 @@ assets:
 	cp node_modules/htmx.org/dist/htmx.min.js kehu/static/vendor/
 	cp node_modules/echarts/dist/echarts.min.js kehu/static/vendor/
 	cp node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/swagger-ui-bundle.js kehu/static/vendor/
+	@# Source maps are not shipped: drop the comments that point at them (collectstatic
+	@# would otherwise fail to hash the missing files).
+	sed -i '/sourceMappingURL=/d' kehu/static/vendor/*
 
 # Needs GNU gettext; the compiled .mo files are committed so that `make run` does not.
 messages: $(STAMP)
