@@ -1,0 +1,50 @@
+"""Markdown tables of web.py results, for docs/benchmarks.md.
+
+    python bench/report.py bench/out/web-sqlite-1000000-*.json
+"""
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+
+def cell(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}"
+
+
+def table(payload: dict[str, Any]) -> str:
+    server = payload["server"]
+    lines = [
+        f"{payload['database']}, {payload['parties']:,} parties, {payload['when']}, "
+        f"gunicorn {server['workers']} workers × {server['threads']} threads"
+        + (", gc.freeze()" if server.get("gc_freeze") else ""),
+        "",
+        "| page / endpoint | clients | requests | p50 ms | p95 ms | p99 ms | req/s | status "
+        "| p95 ≤ 100 ms |",
+        "|---|--:|--:|--:|--:|--:|--:|---|---|",
+    ]
+    for row in payload["results"]:
+        statuses = ", ".join(f"{k}×{v}" for k, v in row["statuses"].items())
+        verdict = "pass" if row["passes"] else "**fail**"
+        if not row["clients"]:
+            lines.append(f"| {row['endpoint']} | — | — | — | — | — | — | {statuses} | not measured |")
+            continue
+        lines.append(
+            f"| {row['endpoint']} | {row['clients']} | {row['requests']} | {cell(row['p50_ms'])} "
+            f"| {cell(row['p95_ms'])} | {cell(row['p99_ms'])} | {row['req_per_s']:.1f} "
+            f"| {statuses} | {verdict} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="+", type=Path)
+    for path in parser.parse_args().files:
+        print(table(json.loads(path.read_text())))
+        print()
+
+
+if __name__ == "__main__":
+    main()
