@@ -1,6 +1,6 @@
 """Markdown tables of web.py results, for docs/benchmarks.md.
 
-    python bench/report.py bench/out/web-sqlite-1000000-*.json
+python bench/report.py bench/out/web-sqlite-1000000-*.json
 """
 
 import argparse
@@ -28,7 +28,8 @@ def table(payload: dict[str, Any]) -> str:
         statuses = ", ".join(f"{k}×{v}" for k, v in row["statuses"].items())
         verdict = "pass" if row["passes"] else "**fail**"
         if not row["clients"]:
-            lines.append(f"| {row['endpoint']} | — | — | — | — | — | — | {statuses} | not measured |")
+            blanks = " | ".join(["—"] * 6)
+            lines.append(f"| {row['endpoint']} | {blanks} | {statuses} | not measured |")
             continue
         lines.append(
             f"| {row['endpoint']} | {row['clients']} | {row['requests']} | {cell(row['p50_ms'])} "
