@@ -1,6 +1,10 @@
 """Markdown tables of web.py results, for docs/benchmarks.md.
 
-python bench/report.py bench/out/web-sqlite-1000000-*.json
+    python bench/report.py bench/out/web-sqlite-1000000-*.json
+    python bench/report.py --combine RUN.json --freeze RUN-gcfreeze.json
+
+--combine puts one run's 1- and 8-client figures side by side, one row per endpoint,
+with the p95 of a --gc-freeze run beside them.
 """
 
 import argparse
@@ -39,10 +43,42 @@ def table(payload: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def combined(payload: dict[str, Any], frozen: dict[str, Any] | None) -> str:
+    rows: dict[str, dict[int, dict[str, Any]]] = {}
+    for row in payload["results"]:
+        rows.setdefault(row["endpoint"], {})[row["clients"]] = row
+    frozen_p95 = {
+        r["endpoint"]: r["p95_ms"] for r in (frozen or {}).get("results", []) if r["clients"] == 1
+    }
+    lines = [
+        "| page / endpoint | 1 client: p50 / p95 / p99 ms | req/s | p95 ≤ 100 | "
+        "8 clients: p50 / p95 / p99 ms | req/s | p95 ≤ 100 | 1 client, gc.freeze: p95 |",
+        "|---|--:|--:|---|--:|--:|---|--:|",
+    ]
+    for endpoint, by_clients in rows.items():
+        cells = [endpoint]
+        for clients in (1, 8):
+            row = by_clients.get(clients)
+            if row is None:
+                cells += ["—", "—", "—"]
+                continue
+            ms = " / ".join(cell(row[k]) for k in ("p50_ms", "p95_ms", "p99_ms"))
+            cells += [ms, f"{row['req_per_s']:.1f}", "pass" if row["passes"] else "**fail**"]
+        cells.append(cell(frozen_p95.get(endpoint)))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("files", nargs="+", type=Path)
-    for path in parser.parse_args().files:
+    parser.add_argument("files", nargs="*", type=Path)
+    parser.add_argument("--combine", type=Path)
+    parser.add_argument("--freeze", type=Path)
+    args = parser.parse_args()
+    if args.combine:
+        frozen = json.loads(args.freeze.read_text()) if args.freeze else None
+        print(combined(json.loads(args.combine.read_text()), frozen))
+    for path in args.files:
         print(table(json.loads(path.read_text())))
         print()
 
