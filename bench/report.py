@@ -1,10 +1,9 @@
 """Markdown tables of web.py results, for docs/benchmarks.md.
 
     python bench/report.py bench/out/web-sqlite-1000000-*.json
-    python bench/report.py --combine RUN.json --freeze RUN-gcfreeze.json
+    python bench/report.py --combine RUN.json
 
---combine puts one run's 1- and 8-client figures side by side, one row per endpoint,
-with the p95 of a --gc-freeze run beside them.
+--combine puts one run's 1- and 8-client figures side by side, one row per endpoint.
 """
 
 import argparse
@@ -21,8 +20,7 @@ def table(payload: dict[str, Any]) -> str:
     server = payload["server"]
     lines = [
         f"{payload['database']}, {payload['parties']:,} parties, {payload['when']}, "
-        f"gunicorn {server['workers']} workers × {server['threads']} threads"
-        + (", gc.freeze()" if server.get("gc_freeze") else ""),
+        f"gunicorn {server['workers']} workers × {server['threads']} threads",
         "",
         "| page / endpoint | clients | requests | p50 ms | p95 ms | p99 ms | req/s | status "
         "| p95 ≤ 100 ms |",
@@ -43,17 +41,14 @@ def table(payload: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def combined(payload: dict[str, Any], frozen: dict[str, Any] | None) -> str:
+def combined(payload: dict[str, Any]) -> str:
     rows: dict[str, dict[int, dict[str, Any]]] = {}
     for row in payload["results"]:
         rows.setdefault(row["endpoint"], {})[row["clients"]] = row
-    frozen_p95 = {
-        r["endpoint"]: r["p95_ms"] for r in (frozen or {}).get("results", []) if r["clients"] == 1
-    }
     lines = [
         "| page / endpoint | 1 client: p50 / p95 / p99 ms | req/s | p95 ≤ 100 | "
-        "8 clients: p50 / p95 / p99 ms | req/s | p95 ≤ 100 | 1 client, gc.freeze: p95 |",
-        "|---|--:|--:|---|--:|--:|---|--:|",
+        "8 clients: p50 / p95 / p99 ms | req/s | p95 ≤ 100 |",
+        "|---|--:|--:|---|--:|--:|---|",
     ]
     for endpoint, by_clients in rows.items():
         cells = [endpoint]
@@ -64,7 +59,6 @@ def combined(payload: dict[str, Any], frozen: dict[str, Any] | None) -> str:
                 continue
             ms = " / ".join(cell(row[k]) for k in ("p50_ms", "p95_ms", "p99_ms"))
             cells += [ms, f"{row['req_per_s']:.1f}", "pass" if row["passes"] else "**fail**"]
-        cells.append(cell(frozen_p95.get(endpoint)))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -73,11 +67,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="*", type=Path)
     parser.add_argument("--combine", type=Path)
-    parser.add_argument("--freeze", type=Path)
     args = parser.parse_args()
     if args.combine:
-        frozen = json.loads(args.freeze.read_text()) if args.freeze else None
-        print(combined(json.loads(args.combine.read_text()), frozen))
+        print(combined(json.loads(args.combine.read_text())))
     for path in args.files:
         print(table(json.loads(path.read_text())))
         print()

@@ -134,7 +134,7 @@ def prepare(database_url: str, tenant_slug: str, prefix: str) -> Setup:
 
 
 def start_server(
-    database_url: str, port: int, workers: int, threads: int, gc_freeze: bool
+    database_url: str, port: int, workers: int, threads: int
 ) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -158,8 +158,6 @@ def start_server(
         str(gunicorn), "kehu.wsgi", "-w", str(workers), "--threads", str(threads),
         "-b", f"{HOST}:{port}", "--log-level", "warning",
     ]  # fmt: skip
-    if gc_freeze:
-        command += ["-c", str(ROOT / "bench" / "gunicorn_gc_freeze.py")]
     server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)  # noqa: S603
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -325,9 +323,6 @@ def main() -> None:
     parser.add_argument("--pinyin", default="zhang-wei", help="its pinyin, syllables by '-'")
     parser.add_argument("--province", default="广东省")
     parser.add_argument("--only", default="", help="endpoints whose name contains this")
-    parser.add_argument(
-        "--gc-freeze", action="store_true", help="gc.freeze() in each worker once it is ready"
-    )
     args = parser.parse_args()
     levels = [int(x) for x in args.clients.split(",") if x]
     url = args.database_url
@@ -340,7 +335,7 @@ def main() -> None:
         if not 8200 <= args.port <= 8299:
             raise SystemExit("use a port in 8200–8299")
         port = args.port
-        server = start_server(url, port, args.workers, args.threads, args.gc_freeze)
+        server = start_server(url, port, args.workers, args.threads)
     results: list[dict[str, Any]] = []
     try:
         print(
@@ -377,7 +372,6 @@ def main() -> None:
             "workers": args.workers,
             "threads": args.threads,
             "port": port,
-            "gc_freeze": args.gc_freeze,
         },
         "requests_per_endpoint": args.requests,
         "load_average_after": os.getloadavg(),
@@ -386,8 +380,7 @@ def main() -> None:
         "results": results,
     }
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
-    variant = "-gcfreeze" if args.gc_freeze else ""
-    name = f"web-{database_label(url)}-{setup.parties}{variant}-{stamp}.json"
+    name = f"web-{database_label(url)}-{setup.parties}-{stamp}.json"
     path = write_json(name, payload)
     print(f"figures written to {path}")
 

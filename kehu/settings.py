@@ -90,6 +90,8 @@ TEMPLATES = [
         },
     },
 ]
+# Selects render in Python (kehu/core/renderers.py); everything else as Django does.
+FORM_RENDERER = "kehu.core.renderers.FormRenderer"
 
 DATABASES = {
     "default": dj_database_url.parse(

@@ -67,7 +67,7 @@ def party_list(user: User, filters: PartyFilters) -> QuerySet[Party]:
     """The parties a list page or endpoint shows, newest first."""
     parties = parties_visible_to(user)
     if filters.q.strip():
-        parties = parties.filter(pk__in=list(matching_party_ids(filters.q)))
+        parties = parties.filter(pk__any_of=list(matching_party_ids(filters.q)))
     if filters.kind:
         parties = parties.filter(kind=filters.kind)
     if filters.state:
