@@ -36,7 +36,9 @@ def _plain_options(widget: dict[str, Any]) -> bool:
 
 def render_select(widget: dict[str, Any]) -> SafeString:
     """The <select> of a widget context (`Select.get_context(...)["widget"]`)."""
-    parts: list[str] = [format_html('<select name="{}"{}>', widget["name"], flatatt(widget["attrs"]))]
+    parts: list[str] = [
+        format_html('<select name="{}"{}>', widget["name"], flatatt(widget["attrs"]))
+    ]
     for group_name, options, _index in widget["optgroups"]:
         if group_name:
             parts.append(format_html('<optgroup label="{}">', group_name))
