@@ -8,6 +8,7 @@ from typing import Any, NoReturn
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import URLPattern, URLResolver
 from ninja import NinjaAPI, Router
 from ninja.openapi.docs import DocsBase
 from ninja.openapi.schema import OpenAPISchema
@@ -45,6 +46,13 @@ class KehuAPI(NinjaAPI):
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
         problems.document(schema)
         return schema
+
+    def _get_urls(self) -> list[URLResolver | URLPattern]:
+        urls = super()._get_urls()
+        for pattern in urls:
+            if isinstance(pattern, URLPattern):
+                pattern.callback = problems.method_not_allowed_as_problem(pattern.callback)
+        return urls
 
 
 class UnicodeJSONRenderer(JSONRenderer):

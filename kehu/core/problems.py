@@ -6,6 +6,7 @@ Field paths name the request's own fields, so a client can put each message besi
 the input it came from. Titles and messages are translated (Chinese msgids).
 """
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
@@ -289,6 +290,27 @@ def document(schema: dict[str, Any]) -> None:
             responses = operation.setdefault("responses", {})
             for status, description in DOCUMENTED_PROBLEMS.items():
                 responses.setdefault(status, {"description": description, "content": content})
+
+
+def method_not_allowed_as_problem(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Wrap one of Ninja's path views: its plain-text 405 becomes a problem detail that
+    names the methods the path does take (and keeps the Allow header)."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if response.status_code != 405 or response.get("Content-Type") == CONTENT_TYPE:
+            return response
+        allowed = response.get("Allow", "")
+        detail = _("这个地址不支持 %(method)s，支持：%(allowed)s。") % {
+            "method": request.method,
+            "allowed": allowed,
+        }
+        answer = problem(request, 405, detail=detail)
+        answer["Allow"] = allowed
+        return answer
+
+    return wrapped
 
 
 def install(api: NinjaAPI) -> None:

@@ -115,3 +115,21 @@ def test_an_unknown_api_path_is_a_404_problem(alice: User) -> None:
     assert_problem(client.get("/api/v1/customers"), 404)
     assert_problem(client.post("/api/v1/parties/", {}, content_type="application/json"), 404)
     assert_problem(Client().get("/api/v1/customers"), 401)
+
+
+def test_a_method_the_path_does_not_take_is_a_405_problem(alice: User) -> None:
+    client = api_client(alice)
+    response = client.put("/api/v1/parties", {}, content_type="application/json")
+    body = assert_problem(response, 405)
+    allowed = {m.strip() for m in response["Allow"].split(",")}
+    assert allowed == {"GET", "POST"}
+    assert "PUT" in body["detail"] and "GET" in body["detail"]
+    with tenant_scope(alice.tenant_id):  # type: ignore[arg-type]
+        assert Party.objects.count() == 0
+
+
+def test_the_405_problem_is_translated(alice: User) -> None:
+    response = api_client(alice).delete("/api/v1/parties", HTTP_ACCEPT_LANGUAGE="en")
+    body = assert_problem(response, 405)
+    assert body["title"] == "Method not allowed"
+    assert body["detail"].startswith("This address does not accept DELETE")
