@@ -1,13 +1,15 @@
 """Reads of the customer archive, always scoped to the tenant and to what a user may see."""
 
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from kehu.parties.models import AccountTeamMember, Party, PartyRole, PartyTag
+from kehu.parties.models import AccountTeamMember, Party, PartyRole, PartyRoleKind, PartyTag
 from kehu.parties.search import matching_party_ids
 from kehu.tenancy.models import TeamMembership, User, Visibility
 
@@ -98,3 +100,29 @@ def capped_count(queryset: QuerySet[Any], cap: int = COUNT_CAP) -> tuple[int, bo
     """(count, exact): counts up to `cap` rows; past it returns (cap, False)."""
     n = queryset.order_by().values("pk")[: cap + 1].count()
     return (n, True) if n <= cap else (cap, False)
+
+
+@dataclass(frozen=True)
+class PartyRow:
+    """A party as a list row shows it: its role labels and tag names beside it."""
+
+    party: Party
+    roles: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+
+
+def party_rows(parties: Sequence[Party]) -> list[PartyRow]:
+    """The rows of one page, with roles and tags in two queries. Plain lists rather than
+    prefetch_related, which builds a filtered queryset per party and relation: half the
+    CPU of a 50-row list page went there."""
+    ids = [party.pk for party in parties]
+    roles: dict[int, list[str]] = defaultdict(list)
+    for party_id, role in PartyRole.objects.filter(party_id__in=ids).values_list(
+        "party_id", "role"
+    ):
+        roles[party_id].append(str(PartyRoleKind(role).label))
+    tags: dict[int, list[str]] = defaultdict(list)
+    named = PartyTag.objects.filter(party_id__in=ids).order_by("tag__name")
+    for party_id, name in named.values_list("party_id", "tag__name"):
+        tags[party_id].append(name)
+    return [PartyRow(party, roles[party.pk], tags[party.pk]) for party in parties]

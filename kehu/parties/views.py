@@ -10,14 +10,14 @@ import datetime
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 from django.apps import apps
 from django.contrib import messages
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -48,7 +48,7 @@ from kehu.parties.forms import (
     StateForm,
     TagForm,
 )
-from kehu.parties.models import Party, PartyKind, PartyLink, PartyTag, Tag
+from kehu.parties.models import Party, PartyKind, PartyLink, Tag
 from kehu.parties.selectors import COUNT_CAP, PartyFilters, capped_count, get_party_for_user
 from kehu.tenancy.models import User
 from kehu.tenancy.views import MemberRequest, member_required, require, submit
@@ -110,18 +110,12 @@ def paginate(queryset: QuerySet[Any], number: int, counted: tuple[int, bool]) ->
 # The list.
 
 
-def _with_badges(parties: QuerySet[Party]) -> QuerySet[Party]:
-    """Roles and tags of a page of parties in two queries, not two per row."""
-    return parties.prefetch_related(
-        "roles", Prefetch("party_tags", queryset=PartyTag.objects.select_related("tag"))
-    )
-
-
 @member_required
 def party_list(request: MemberRequest) -> HttpResponse:
     form = PartyFilterForm(request.GET)
     parties = selectors.party_list(request.user, form.filters())
-    page = paginate(_with_badges(parties), page_number(request), capped_count(parties, COUNT_CAP))
+    page = paginate(parties, page_number(request), capped_count(parties, COUNT_CAP))
+    page = replace(page, rows=selectors.party_rows(page.rows))
     context = {"nav": "parties", "form": form, "page": page}
     # htmx asks for the whole page when it restores history it did not cache.
     restoring = request.headers.get("HX-History-Restore-Request") == "true"
