@@ -99,7 +99,10 @@ def main() -> None:
         show(
             "detail: created entry (party_timeline)",
             AuditEntry.objects.filter(
-                object_type="parties.party", object_id=party.pk, action=AuditEntry.Action.CREATE
+                root_type="parties.party",
+                root_id=party.pk,
+                object_type="parties.party",
+                action=AuditEntry.Action.CREATE,
             )[:1],
         )
         show("detail: history (audit_for)", audit_for(party)[:50])
