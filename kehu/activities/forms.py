@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from kehu.activities.models import InteractionKind, TaskStatus
+from kehu.core.forms import ShortListChoiceField
 from kehu.tenancy.forms import PageForm
 from kehu.tenancy.models import User
 from kehu.tenancy.selectors import active_staff
@@ -66,7 +67,7 @@ class TaskForm(PageForm):
     due_date = forms.DateField(
         label=_("截止日期"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
-    assignee: "forms.ModelChoiceField[User]" = forms.ModelChoiceField(
+    assignee: "forms.ModelChoiceField[User]" = ShortListChoiceField(
         label=_("执行人"), queryset=None
     )
     next = forms.CharField(required=False, widget=forms.HiddenInput)

@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from django.forms import BoundField
 from django.utils.translation import gettext_lazy as _
 
+from kehu.core.forms import ShortListChoiceField
 from kehu.parties import normalize
 from kehu.parties.models import (
     STATE_MOVES,
@@ -76,13 +77,13 @@ class PartyFilterForm(forms.Form):
         required=False,
         choices=[("", _("全部状态")), *RelationshipState.choices],
     )
-    owner: forms.ModelChoiceField[User] = forms.ModelChoiceField(
+    owner: forms.ModelChoiceField[User] = ShortListChoiceField(
         label=_("负责人"), required=False, queryset=None, empty_label=_("全部负责人")
     )
-    team: forms.ModelChoiceField[Team] = forms.ModelChoiceField(
+    team: forms.ModelChoiceField[Team] = ShortListChoiceField(
         label=_("团队"), required=False, queryset=None, empty_label=_("全部团队")
     )
-    tag: forms.ModelChoiceField[Tag] = forms.ModelChoiceField(
+    tag: forms.ModelChoiceField[Tag] = ShortListChoiceField(
         label=_("标签"), required=False, queryset=None, empty_label=_("全部标签")
     )
     province = forms.CharField(label=_("省"), required=False, max_length=20)
@@ -127,7 +128,7 @@ class PartyForm(forms.Form):
     """The fields of a party a person edits; organisations have a USCC, people a gender."""
 
     name = model_field(Party, "name")
-    owner: forms.ModelChoiceField[User] = forms.ModelChoiceField(label=_("负责人"), queryset=None)
+    owner: forms.ModelChoiceField[User] = ShortListChoiceField(label=_("负责人"), queryset=None)
     is_direct = forms.TypedChoiceField(
         label=_("直接/间接"),
         choices=DIRECT_CHOICES,
@@ -292,7 +293,7 @@ class ImportantDateForm(PartForm):
 
 
 class AccountTeamForm(PartForm):
-    user: forms.ModelChoiceField[User] = forms.ModelChoiceField(label=_("员工"), queryset=None)
+    user: forms.ModelChoiceField[User] = ShortListChoiceField(label=_("员工"), queryset=None)
     role = model_field(AccountTeamMember, "role")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

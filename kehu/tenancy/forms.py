@@ -9,6 +9,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from kehu.core.forms import ShortListChoiceField
 from kehu.tenancy.models import Role, User, Visibility
 from kehu.tenancy.selectors import active_staff
 
@@ -94,7 +95,7 @@ class TeamNameForm(PageForm):
 
 
 class TeamMemberForm(PageForm):
-    user: "forms.ModelChoiceField[User]" = forms.ModelChoiceField(label=_("员工"), queryset=None)
+    user: "forms.ModelChoiceField[User]" = ShortListChoiceField(label=_("员工"), queryset=None)
     is_lead = forms.BooleanField(label=_("负责人"), required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
