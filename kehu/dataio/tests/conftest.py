@@ -1,21 +1,11 @@
-"""Fixtures of the import tests: uploads land in a temporary MEDIA_ROOT."""
+"""Helpers of the import tests."""
 
-from pathlib import Path
-from typing import Any
-
-import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase
 
 from kehu.dataio import services
 from kehu.dataio.models import Import, ImportStatus
 from kehu.tenancy.models import User
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings: Any, tmp_path: Path) -> Path:
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
 
 
 def csv_bytes(rows: list[list[str]], encoding: str = "utf-8", delimiter: str = ",") -> bytes:
