@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 
+from kehu.core.context import tenant_scope
 from kehu.dataio.models import Import, ImportRow, MappingTemplate, Outcome
 from kehu.tenancy.models import User
 
@@ -56,7 +57,13 @@ def safe_cell(value: str) -> str:
 
 def error_file(job: Import) -> Iterator[str]:
     """The rows that were not imported, as CSV text (UTF-8 with a BOM, for Excel): the
-    original columns plus 错误, every cell safe from formula injection."""
+    original columns plus 错误, every cell safe from formula injection. A streamed
+    response reads it after the request's tenant scope has closed: it opens its own."""
+    with tenant_scope(job.tenant_id):
+        yield from _error_lines(job)
+
+
+def _error_lines(job: Import) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([safe_cell(h) for h in [*job.headers, ERROR_COLUMN]])
@@ -64,7 +71,7 @@ def error_file(job: Import) -> Iterator[str]:
     rows = import_rows(job, phase=job.phase).filter(
         outcome__in=[Outcome.REFUSED, Outcome.DUPLICATE]
     )
-    for row in rows.only("values", "messages").iterator(chunk_size=2000):
+    for row in rows.select_related(None).only("values", "messages").iterator(chunk_size=2000):
         cells = [*row.values, *[""] * (len(job.headers) - len(row.values))]
         writer.writerow([safe_cell(str(c)) for c in [*cells, "；".join(row.messages)]])
         if buffer.tell() > 64 * 1024:

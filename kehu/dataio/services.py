@@ -51,7 +51,10 @@ Action = AuditEntry.Action
 def import_upload(*, actor: User, file: UploadedFile, target: str = "parties") -> Import:
     """Store the file, read its header row and guess the mapping (or apply a template)."""
     name = Path(file.name or "").name
-    fmt = readers.format_of(name)
+    try:
+        fmt = readers.format_of(name)
+    except ValidationError as exc:
+        raise ValidationError({"file": exc.messages}) from exc
     if file.size and file.size > MAX_UPLOAD_BYTES:
         raise ValidationError({"file": _("文件超过 512 MB。")})
     job = Import(created_by=actor, target=target, file_name=name[:200], file_format=fmt)
