@@ -13,11 +13,17 @@ from kehu.dataio.tests.conftest import csv_bytes
 from kehu.parties.models import Party
 from kehu.tenancy.models import User
 
-ROWS = [["客户名称", "手机", "Email"], ["甲公司", "13812345678", "a@jia.cn"], ["乙公司", "1", "b@yi.cn"]]
+ROWS = [
+    ["客户名称", "手机", "Email"],
+    ["甲公司", "13812345678", "a@jia.cn"],
+    ["乙公司", "1", "b@yi.cn"],
+]
 
 
 def _upload(client: Any) -> Any:
-    return client.post("/api/v1/imports", {"file": SimpleUploadedFile("a.csv", csv_bytes(ROWS, "gbk"))})
+    return client.post(
+        "/api/v1/imports", {"file": SimpleUploadedFile("a.csv", csv_bytes(ROWS, "gbk"))}
+    )
 
 
 def test_the_whole_flow(alice: User) -> None:
@@ -25,11 +31,16 @@ def test_the_whole_flow(alice: User) -> None:
     created = _upload(client)
     assert created.status_code == 201, created.content
     job = created.json()
-    assert (job["encoding"], job["mapping"]) == ("gb18030", {"0": "name", "1": "mobile", "2": "email"})
+    assert (job["encoding"], job["mapping"]) == (
+        "gb18030",
+        {"0": "name", "1": "mobile", "2": "email"},
+    )
     assert {"key": "mobile", "label": "手机", "many": True} in job["fields"]
     path = f"/api/v1/imports/{job['id']}"
     mapping = {"mapping": {"0": "name", "1": "mobile"}, "options": {"key": "name"}}
-    assert client.put(f"{path}/mapping", mapping, content_type="application/json").json()["mapping"] == {"0": "name", "1": "mobile"}
+    assert client.put(f"{path}/mapping", mapping, content_type="application/json").json()[
+        "mapping"
+    ] == {"0": "name", "1": "mobile"}
     checked = client.post(f"{path}/dry-run").json()
     assert (checked["status"], checked["counts"]) == ("checked", {"created": 1, "refused": 1})
     refused = client.get(f"{path}/rows?outcome=refused").json()
@@ -38,7 +49,11 @@ def test_the_whole_flow(alice: User) -> None:
         started = client.post(f"{path}/run")
     assert started.status_code == 202
     done = client.get(path).json()
-    assert (done["status"], done["percent"], done["counts"]) == ("done", 100, {"created": 1, "refused": 1})
+    assert (done["status"], done["percent"], done["counts"]) == (
+        "done",
+        100,
+        {"created": 1, "refused": 1},
+    )
     with tenant_scope(alice.tenant_id):  # type: ignore[arg-type]
         assert list(Party.objects.values_list("name", flat=True)) == ["甲公司"]
     errors = client.get(f"{path}/errors")
@@ -49,14 +64,18 @@ def test_a_bad_mapping_is_a_validation_problem(alice: User) -> None:
     client = api_client(alice)
     job = _upload(client).json()
     response = client.put(
-        f"/api/v1/imports/{job['id']}/mapping", {"mapping": {"0": "no_such_field"}}, content_type="application/json"
+        f"/api/v1/imports/{job['id']}/mapping",
+        {"mapping": {"0": "no_such_field"}},
+        content_type="application/json",
     )
     assert_problem(response, 422)
     assert "不是可导入的字段" in response.json()["detail"]
 
 
 def test_an_unsupported_file_is_a_validation_problem(alice: User) -> None:
-    response = api_client(alice).post("/api/v1/imports", {"file": SimpleUploadedFile("a.doc", b"x")})
+    response = api_client(alice).post(
+        "/api/v1/imports", {"file": SimpleUploadedFile("a.doc", b"x")}
+    )
     assert_problem(response, 422)
     assert response.json()["errors"][0]["field"] == "file"
 
@@ -73,7 +92,9 @@ def test_list_query_count_is_pinned(alice: User, django_assert_num_queries: Any)
 
 @pytest.mark.usefixtures("in_acme")
 def test_rows_query_count_is_pinned(alice: User, django_assert_num_queries: Any) -> None:
-    job = services.import_upload(actor=alice, file=SimpleUploadedFile("a.csv", csv_bytes(ROWS * 10)))
+    job = services.import_upload(
+        actor=alice, file=SimpleUploadedFile("a.csv", csv_bytes(ROWS * 10))
+    )
     services.import_dry_run(actor=alice, job=job)
     client = api_client(alice)
     with django_assert_num_queries(5):

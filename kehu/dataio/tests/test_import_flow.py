@@ -203,14 +203,40 @@ def test_a_re_import_updates_only_changed_fields_and_adds_new_parts(alice: User)
     assert ImportRow.objects.get(job=job, phase=Phase.RUN).party_id == org.pk
 
 
-def test_a_row_matching_an_existing_mobile_is_a_likely_duplicate(alice: User) -> None:
+@pytest.mark.parametrize(
+    ("policy", "outcome", "parties"),
+    [("skip", Outcome.DUPLICATE, 4), ("create", Outcome.CREATED, 5), ("update", Outcome.UPDATED, 4)],
+)
+def test_a_row_sharing_an_email_with_a_party_is_a_likely_duplicate(
+    alice: User, policy: str, outcome: str, parties: int
+) -> None:
     _run(alice, _job(alice))
-    rows = [["C999", "腾飞另一个名字", "", "", "", "", "zw@tengfei.cn", "", "", "", "", "", ""]]
-    rows[0][2], rows[0][4] = "", ""
-    job = _job(alice, rows)
-    job = services.import_set_mapping(
-        actor=alice, job=job, mapping=job.mapping, options={"key": "external_id"}
-    )
-    services.import_dry_run(actor=alice, job=job)
-    row = ImportRow.objects.get(job=job)
-    assert row.outcome == Outcome.REFUSED or row.outcome == Outcome.DUPLICATE
+    row = ["C999", "", "李娜娜", "", "", "", "lina@example.com", "", "", "", "教育", "", ""]
+    job = _job(alice, [row])
+    services.import_set_mapping(actor=alice, job=job, mapping=job.mapping, options={"duplicates": policy})
+    job = _run(alice, job)
+    result = ImportRow.objects.get(job=job, phase=Phase.RUN)
+    assert result.outcome == outcome
+    assert any("疑似与已有客户「李娜」" in m for m in result.messages)
+    assert Party.objects.count() == parties
+
+
+def test_the_same_key_twice_in_a_file_is_one_party(alice: User) -> None:
+    job = _run(alice, _job(alice, [ROWS[1], ROWS[1]]))
+    assert job.counts == {"created": 1, "duplicate": 1}
+    assert Party.objects.filter(name="杭州云帆贸易有限公司").count() == 1
+
+
+def test_a_colleague_cannot_update_a_party_they_may_not_see(alice: User, bob: User) -> None:
+    _run(alice, _job(alice))
+    job = run(bob, services.import_upload(actor=bob, file=upload("客户.csv", csv_bytes([HEADER, ROWS[1]]))))
+    assert job.counts == {"refused": 1}
+    assert "不在您的可见范围内" in ImportRow.objects.get(job=job, phase=Phase.RUN).messages[0]
+
+
+def test_an_owner_column_names_staff_and_an_unknown_one_is_refused(alice: User, bob: User) -> None:
+    rows = [["客户名称", "负责人"], ["甲公司", "Bob"], ["乙公司", "无此人"]]
+    job = run(alice, services.import_upload(actor=alice, file=upload("a.csv", csv_bytes(rows))))
+    assert Party.objects.get().owner == bob
+    refused = ImportRow.objects.get(job=job, phase=Phase.RUN, outcome=Outcome.REFUSED)
+    assert refused.messages == ["第 3 行，「负责人」列：找不到这位在职员工：无此人"]

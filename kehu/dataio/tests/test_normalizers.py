@@ -20,7 +20,14 @@ def test_full_width_becomes_half_width(written: str, clean: str) -> None:
 
 @pytest.mark.parametrize(
     "written",
-    ["13812345678", "138-1234-5678", "138 1234 5678", "+86 138 1234 5678", "+8613812345678", "１３８１２３４５６７８"],
+    [
+        "13812345678",
+        "138-1234-5678",
+        "138 1234 5678",
+        "+86 138 1234 5678",
+        "+8613812345678",
+        "１３８１２３４５６７８",
+    ],
 )
 def test_mobiles(written: str) -> None:
     assert normalizers.mobile(written) == "+8613812345678"
@@ -28,7 +35,11 @@ def test_mobiles(written: str) -> None:
 
 @pytest.mark.parametrize(
     ("written", "clean"),
-    [("0755-12345678", "+8675512345678"), ("(010)12345678", "+861012345678"), ("0755-12345678转801", "+8675512345678")],
+    [
+        ("0755-12345678", "+8675512345678"),
+        ("(010)12345678", "+861012345678"),
+        ("0755-12345678转801", "+8675512345678"),
+    ],
 )
 def test_landlines(written: str, clean: str) -> None:
     assert normalizers.phone(written) == clean
@@ -48,8 +59,15 @@ def test_emails() -> None:
 
 @pytest.mark.parametrize(
     ("written", "clean"),
-    [("广东", "广东省"), ("广东省", "广东省"), ("内蒙古", "内蒙古自治区"), ("广西", "广西壮族自治区"),
-     ("新疆", "新疆维吾尔自治区"), ("北京", "北京市"), ("香港", "香港特别行政区")],
+    [
+        ("广东", "广东省"),
+        ("广东省", "广东省"),
+        ("内蒙古", "内蒙古自治区"),
+        ("广西", "广西壮族自治区"),
+        ("新疆", "新疆维吾尔自治区"),
+        ("北京", "北京市"),
+        ("香港", "香港特别行政区"),
+    ],
 )
 def test_provinces(written: str, clean: str) -> None:
     assert normalizers.province(written) == clean
@@ -88,7 +106,17 @@ def test_addresses_are_split(address: str, parts: tuple[str, str, str, str]) -> 
 
 
 @pytest.mark.parametrize(
-    "written", ["2024年3月5日", "2024 年 3 月 5 号", "2024/3/5", "2024.3.5", "2024-03-05", "20240305", "45356", "2024-03-05 10:30:00"]
+    "written",
+    [
+        "2024年3月5日",
+        "2024 年 3 月 5 号",
+        "2024/3/5",
+        "2024.3.5",
+        "2024-03-05",
+        "20240305",
+        "45356",
+        "2024-03-05 10:30:00",
+    ],
 )
 def test_dates(written: str) -> None:
     assert normalizers.date(written) == datetime.date(2024, 3, 5)
@@ -102,8 +130,16 @@ def test_bad_dates_are_refused(written: str) -> None:
 
 @pytest.mark.parametrize(
     ("written", "clean"),
-    [("1.2万", "12000"), ("¥1,234.50", "1234.50"), ("￥1,234.50元", "1234.50"), ("3亿", "300000000"),
-     ("5千", "5000"), ("-2.5万元", "-25000"), ("RMB 100", "100"), ("1.5w", "15000")],
+    [
+        ("1.2万", "12000"),
+        ("¥1,234.50", "1234.50"),
+        ("￥1,234.50元", "1234.50"),
+        ("3亿", "300000000"),
+        ("5千", "5000"),
+        ("-2.5万元", "-25000"),
+        ("RMB 100", "100"),
+        ("1.5w", "15000"),
+    ],
 )
 def test_amounts(written: str, clean: str) -> None:
     assert normalizers.amount(written) == Decimal(clean)
@@ -120,13 +156,37 @@ def test_several_values_in_a_cell() -> None:
 
 @pytest.mark.parametrize(
     ("header", "field"),
-    [("客户名称", "name"), ("公司", "name"), ("Company Name", "name"), ("联系人", "contact"),
-     ("姓名", "contact"), ("手机号码", "mobile"), ("联系人手机", "mobile"), ("Mobile", "mobile"),
-     ("座机", "phone"), ("Tel", "phone"), ("电子邮件", "email"), ("微信号", "wechat"), ("QQ", "qq"),
-     ("省份", "province"), ("城市", "city"), ("区县", "district"), ("详细地址", "address"),
-     ("所属行业", "industry"), ("负责人", "owner"), ("销售", "owner"), ("标签", "tags"),
-     ("统一社会信用代码", "uscc"), ("税号", "uscc"), ("备注", "description"), ("客户编号", "external_id"),
-     ("External ID", "external_id"), ("客户类型", "roles"), ("网站", "website"), ("* 客户名称（必填）", "name")],
+    [
+        ("客户名称", "name"),
+        ("公司", "name"),
+        ("Company Name", "name"),
+        ("联系人", "contact"),
+        ("姓名", "contact"),
+        ("手机号码", "mobile"),
+        ("联系人手机", "mobile"),
+        ("Mobile", "mobile"),
+        ("座机", "phone"),
+        ("Tel", "phone"),
+        ("电子邮件", "email"),
+        ("微信号", "wechat"),
+        ("QQ", "qq"),
+        ("省份", "province"),
+        ("城市", "city"),
+        ("区县", "district"),
+        ("详细地址", "address"),
+        ("所属行业", "industry"),
+        ("负责人", "owner"),
+        ("销售", "owner"),
+        ("标签", "tags"),
+        ("统一社会信用代码", "uscc"),
+        ("税号", "uscc"),
+        ("备注", "description"),
+        ("客户编号", "external_id"),
+        ("External ID", "external_id"),
+        ("客户类型", "roles"),
+        ("网站", "website"),
+        ("* 客户名称（必填）", "name"),
+    ],
 )
 def test_headers_are_guessed(header: str, field: str) -> None:
     assert mapping.guess([header], PARTY_FIELDS_IMPORTED) == {"0": field}
@@ -139,4 +199,7 @@ def test_each_field_takes_one_column_unless_it_takes_several() -> None:
 
 def test_a_template_fits_headers_written_differently() -> None:
     template = mapping.to_template(["客户名称", "手机"], {"0": "name", "1": "mobile"})
-    assert mapping.from_template(["手机 ", "客户名称*"], template, {"name", "mobile"}) == {"0": "mobile", "1": "name"}
+    assert mapping.from_template(["手机 ", "客户名称*"], template, {"name", "mobile"}) == {
+        "0": "mobile",
+        "1": "name",
+    }

@@ -75,7 +75,9 @@ def test_xlsx(tmp_path: Path) -> None:
     sheet = book.add_worksheet()
     sheet.write_row(0, 0, [*HEADER, "成立日期"])
     sheet.write_row(1, 0, [ROWS[0][0], ROWS[0][1], 13812345678])  # a mobile stored as a number
-    sheet.write_datetime(1, 3, datetime.datetime(2024, 3, 5), book.add_format({"num_format": "yyyy-mm-dd"}))
+    sheet.write_datetime(
+        1, 3, datetime.datetime(2024, 3, 5), book.add_format({"num_format": "yyyy-mm-dd"})
+    )
     sheet.write_row(2, 0, ROWS[1])
     book.close()
     headers, rows, _enc = _read(path, "xlsx")

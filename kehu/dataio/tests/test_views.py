@@ -18,7 +18,7 @@ from kehu.parties.models import Party
 from kehu.tenancy.models import Role, Tenant, User, Visibility
 
 HEADER = ["公司", "手机", "备注"]
-BAD = ["=HYPERLINK(\"http://evil\")", "12345", "@SUM(A1)"]
+BAD = ['=HYPERLINK("http://evil")', "12345", "@SUM(A1)"]
 GOOD = ["深圳腾飞科技有限公司", "13812345678", "老客户"]
 
 
@@ -41,14 +41,27 @@ def _text(response: Any) -> str:
     return response.content.decode()
 
 
-def test_upload_map_dry_run_and_run_through_the_pages(alice: User, django_capture_on_commit_callbacks: Any) -> None:
+def test_upload_map_dry_run_and_run_through_the_pages(
+    alice: User, django_capture_on_commit_callbacks: Any
+) -> None:
     client = login(alice)
     response = client.post(reverse("dataio:list"), {"file": _gbk_file()})
     job = Import.all_tenants.get()
-    assert response.status_code == 302 and response["Location"] == reverse("dataio:detail", args=[job.pk])
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "dataio:detail", args=[job.pk]
+    )
     page = _text(client.get(response["Location"]))
-    assert "gb18030" in page and 'value="name" selected' in page and 'value="mobile" selected' in page
-    form = {"col_0": "name", "col_1": "mobile", "col_2": "description", "duplicates": "skip", "default_kind": "organisation", "action": "dry_run"}
+    assert (
+        "gb18030" in page and 'value="name" selected' in page and 'value="mobile" selected' in page
+    )
+    form = {
+        "col_0": "name",
+        "col_1": "mobile",
+        "col_2": "description",
+        "duplicates": "skip",
+        "default_kind": "organisation",
+        "action": "dry_run",
+    }
     client.post(reverse("dataio:detail", args=[job.pk]), form)
     job.refresh_from_db()
     assert (job.status, job.counts) == (ImportStatus.CHECKED, {"created": 1, "refused": 1})
@@ -67,7 +80,10 @@ def test_upload_map_dry_run_and_run_through_the_pages(alice: User, django_captur
 
 def test_a_mapping_without_a_name_is_refused_on_the_page(alice: User) -> None:
     job = _job(alice)
-    response = login(alice).post(reverse("dataio:detail", args=[job.pk]), {"col_1": "mobile", "duplicates": "skip", "default_kind": "organisation"})
+    response = login(alice).post(
+        reverse("dataio:detail", args=[job.pk]),
+        {"col_1": "mobile", "duplicates": "skip", "default_kind": "organisation"},
+    )
     assert response.status_code == 422
     assert "请至少指定「客户名称」或「联系人」所在的列。" in _text(response)
 
@@ -90,7 +106,9 @@ def test_a_template_is_saved_and_applied_to_the_next_file(alice: User) -> None:
     job = _job(alice)
     client = login(alice)
     with tenant_scope(alice.tenant_id):  # type: ignore[arg-type]
-        services.import_set_mapping(actor=alice, job=job, mapping={"0": "name", "2": "tags"}, options={})
+        services.import_set_mapping(
+            actor=alice, job=job, mapping={"0": "name", "2": "tags"}, options={}
+        )
     client.post(reverse("dataio:template", args=[job.pk]), {"name": "老系统导出"})
     with tenant_scope(alice.tenant_id):  # type: ignore[arg-type]
         assert MappingTemplate.objects.get().columns == {"公司": "name", "备注": "tags"}
@@ -128,7 +146,9 @@ def _snapshot(tenant: Tenant) -> Any:
 
 @pytest.mark.parametrize("name", PAGES)
 @pytest.mark.parametrize("persona", ["bob", "dora", "charlie"])
-def test_others_cannot_see_an_import(name: str, persona: str, alice: User, request: pytest.FixtureRequest) -> None:
+def test_others_cannot_see_an_import(
+    name: str, persona: str, alice: User, request: pytest.FixtureRequest
+) -> None:
     job = _checked(alice)
     response = login(request.getfixturevalue(persona)).get(reverse(f"dataio:{name}", args=[job.pk]))
     assert response.status_code == 404
@@ -142,7 +162,9 @@ def test_others_cannot_change_an_import(
     job = _checked(alice)
     before = _snapshot(acme)
     data = {"col_0": "name", "duplicates": "skip", "default_kind": "organisation", "name": "模板"}
-    response = login(request.getfixturevalue(persona)).post(reverse(f"dataio:{name}", args=[job.pk]), data)
+    response = login(request.getfixturevalue(persona)).post(
+        reverse(f"dataio:{name}", args=[job.pk]), data
+    )
     assert response.status_code == 404
     assert _snapshot(acme) == before
 
