@@ -125,7 +125,7 @@ def run_import_export(path: Path, tenant_id: int, actor: Any, limit: int) -> dic
     from kehu.core.context import tenant_scope
     from kehu.parties.models import Party
 
-    class PartyResource(resources.ModelResource):
+    class PartyResource(resources.ModelResource):  # type: ignore[misc]
         name = fields.Field(attribute="name", column_name="客户名称")
         industry = fields.Field(attribute="industry", column_name="行业")
         province = fields.Field(attribute="province", column_name="省")
@@ -182,9 +182,8 @@ def main() -> None:
     path = ROOT / "var" / f"bench-import-{args.rows}.csv"
     started = time.perf_counter()
     write_csv(path, args.rows, args.seed)
-    print(
-        f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB) in {time.perf_counter() - started:.1f} s"
-    )
+    seconds = time.perf_counter() - started
+    print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB) in {seconds:.1f} s")
     base_rss = peak_rss_mib()
     kehu = run_kehu(path, tenant.pk, actor)
     kehu["peak_rss_mib"] = round(peak_rss_mib())

@@ -4,7 +4,8 @@ caller's to see, 403 for a change by a role that may not write)."""
 
 from typing import Any
 
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from ninja import File, Query, Router
 from ninja.files import UploadedFile
 
@@ -53,7 +54,7 @@ def get_import(request: HttpRequest, import_id: int) -> dict[str, Any]:
 def set_mapping(request: HttpRequest, import_id: int, payload: MappingIn) -> dict[str, Any]:
     user = api_user(request)
     job = selectors.get_import_for_user(user, import_id, write=True)
-    options = payload.options.dict()
+    options = payload.options.dict() if payload.options else {}
     job = services.import_set_mapping(actor=user, job=job, mapping=payload.mapping, options=options)
     return _detail(job)
 
@@ -93,6 +94,6 @@ def rows(request: HttpRequest, import_id: int, filters: Query[ImportRowQuery]) -
 
 
 @router.get("/imports/{int:import_id}/errors", response={200: None})
-def errors(request: HttpRequest, import_id: int) -> StreamingHttpResponse:
+def errors(request: HttpRequest, import_id: int) -> HttpResponseBase:
     """The rows not imported, as CSV: the original columns and an 错误 column."""
     return error_file_response(selectors.get_import_for_user(api_user(request), import_id))

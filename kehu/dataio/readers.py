@@ -227,7 +227,7 @@ def _card_field(cells: dict[str, list[str]], name: str, types: str, value: str) 
         cells[_VCARD_TYPES[name]].append(value)
     elif name == "N":
         # family;given;middle;prefix;suffix — Chinese names read family first, no space.
-        family, given = (value.split(";") + ["", ""])[:2]
+        family, given = ([*value.split(";"), "", ""])[:2]
         cells.setdefault("_n", []).append(family + given)
     elif name == "ORG":
         company, *units = value.split(";")

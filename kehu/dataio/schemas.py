@@ -52,7 +52,7 @@ class OptionsIn(InSchema):
 
 class MappingIn(InSchema):
     mapping: dict[str, str] = Field(description="{列序号（从 0 起）: 字段}；不导入的列省略")
-    options: OptionsIn = OptionsIn()
+    options: OptionsIn | None = None
 
 
 class ImportRowOut(Schema):

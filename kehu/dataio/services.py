@@ -10,12 +10,12 @@ resumed run and a stray old worker can never both write the same rows.
 import datetime
 import itertools
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -49,14 +49,14 @@ Action = AuditEntry.Action
 
 
 @transaction.atomic
-def import_upload(*, actor: User, file: UploadedFile, target: str = "parties") -> Import:
+def import_upload(*, actor: User, file: File[bytes], target: str = "parties") -> Import:
     """Store the file, read its header row and guess the mapping (or apply a template)."""
     name = Path(file.name or "").name
     try:
         fmt = readers.format_of(name)
     except ValidationError as exc:
         raise ValidationError({"file": exc.messages}) from exc
-    if file.size and file.size > MAX_UPLOAD_BYTES:
+    if file.size > MAX_UPLOAD_BYTES:
         raise ValidationError({"file": _("文件超过 512 MB。")})
     job = Import(created_by=actor, target=target, file_name=name[:200], file_format=fmt)
     job.file.save(name, file, save=False)
@@ -90,7 +90,7 @@ def _initial_mapping(job: Import) -> dict[str, str]:
     return mappings.guess(job.headers, fields)
 
 
-def _require_status(job: Import, allowed: set[str]) -> None:
+def _require_status(job: Import, allowed: Collection[str]) -> None:
     if job.status not in allowed:
         raise ValidationError(
             _("导入处于「%(status)s」状态，不能进行这一步。") % {"status": job.get_status_display()}

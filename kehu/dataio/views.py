@@ -4,9 +4,12 @@ Each view authorises through `get_import_for_user` (404 when the import is not t
 user's to see, 403 when the user may not write) and calls a service.
 """
 
+from typing import cast
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -18,7 +21,7 @@ from kehu.dataio.models import Import, ImportStatus, Outcome
 from kehu.dataio.targets import fields_of
 from kehu.parties.selectors import capped_count
 from kehu.parties.views import page_number, paginate
-from kehu.tenancy.views import MemberRequest, form_status, member_required, require
+from kehu.tenancy.views import MemberRequest, View, form_status, member_required, require
 
 ACTIVE = {ImportStatus.CHECKING, ImportStatus.QUEUED, ImportStatus.RUNNING}
 
@@ -144,14 +147,16 @@ def import_progress(request: MemberRequest, pk: int) -> HttpResponse:
     return response
 
 
-@member_required
-@require_GET
-def import_errors(request: MemberRequest, pk: int) -> StreamingHttpResponse:
+def _import_errors(request: MemberRequest, pk: int) -> HttpResponseBase:
     job = selectors.get_import_for_user(request.user, pk)
     return error_file_response(job)
 
 
-def error_file_response(job: Import) -> StreamingHttpResponse:
+# member_required is typed for pages (HttpResponse); the error file is streamed.
+import_errors = member_required(require_GET(cast("View", _import_errors)))
+
+
+def error_file_response(job: Import) -> HttpResponseBase:
     response = StreamingHttpResponse(
         selectors.error_file(job), content_type="text/csv; charset=utf-8"
     )

@@ -300,7 +300,9 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
             "teams": list(Team.objects.order_by("pk").values_list("pk", "name")),
             "tokens": list(ApiToken.objects.order_by("pk").values_list("pk", "revoked_at")),
             "imports": list(
-                Import.objects.order_by("pk").values_list("pk", "status", "mapping", "options", "started_at")
+                Import.objects.order_by("pk").values_list(
+                    "pk", "status", "mapping", "options", "started_at"
+                )
             ),
         }
 

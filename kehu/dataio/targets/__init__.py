@@ -5,7 +5,7 @@ Parties are the first target; orders and interactions come as further classes wi
 same two members, registered in `TARGETS`.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -28,17 +28,13 @@ class SourceRow:
 
 
 class Target(Protocol):
-    fields: Sequence[TargetField]
-
-    def __init__(self, job: Import) -> None: ...
-
     def process(self, rows: Sequence[SourceRow], *, write: bool) -> list[RowResult]: ...
 
 
 def target_for(job: Import) -> Target:
     from kehu.dataio.targets.parties import PartyTarget
 
-    targets: dict[str, type[Target]] = {"parties": PartyTarget}
+    targets: dict[str, Callable[[Import], Target]] = {"parties": PartyTarget}
     return targets[job.target](job)
 
 

@@ -27,10 +27,10 @@ from kehu.core.audit import audit_entry, diff, snapshot
 from kehu.core.context import current_tenant_id
 from kehu.core.models import AuditEntry
 from kehu.dataio import normalizers
-from kehu.demo.writer import BulkWriter
 from kehu.dataio.mapping import TargetField
 from kehu.dataio.models import DuplicatePolicy, ExternalKey, Import, Outcome
 from kehu.dataio.targets import RowResult, SourceRow
+from kehu.demo.writer import BulkWriter
 from kehu.parties import search
 from kehu.parties.models import (
     Address,
@@ -213,7 +213,7 @@ class PartyTarget:
             self.columns[key].append(int(index))
         self.key = job.option("key") or self._default_key()
         self.policy = job.option("duplicates", DuplicatePolicy.SKIP)
-        self.default_kind = job.option("default_kind", PartyKind.ORGANISATION)
+        self.default_kind: str = job.option("default_kind", PartyKind.ORGANISATION)
         self.source = job.option("source") or job.file_name
         self.staff = self._staff()
         # What the parties matched in the current batch already have (see _changes).
@@ -298,7 +298,7 @@ class PartyTarget:
         column, value = self._cell(row, "kind")
         if not value:
             return self.default_kind if self._cell(row, "name")[1] else PartyKind.PERSON
-        kind = _KIND_WORDS.get(normalizers.text(value).lower())
+        kind: str | None = _KIND_WORDS.get(normalizers.text(value).lower())
         if kind is None:
             self._error(
                 plan, column, [_("类型应为「组织」或「个人」：%(value)s") % {"value": value}]
@@ -331,7 +331,7 @@ class PartyTarget:
             draft.roles = self._roles(row, plan)
         if kind == PartyKind.PERSON and (person_only or plan.person is None):
             draft.fields["gender"] = self._gender(row, plan)
-        own = set(PERSON_CONTACTS) if person_only else set(ContactKind.values)
+        own: set[str] = set(PERSON_CONTACTS) if person_only else set(ContactKind.values)
         if is_main and kind == PartyKind.ORGANISATION and self._cell(row, "contact")[1]:
             own -= set(PERSON_CONTACTS)
         draft.contacts = self._contacts(row, plan, own)
@@ -391,7 +391,7 @@ class PartyTarget:
         try:
             if written:
                 province = normalizers.province(written)
-            city_col, written_city = self._cell(row, "city")
+            _city_col, written_city = self._cell(row, "city")
             if written_city:
                 province, city = normalizers.city(written_city, province)
         except ValidationError as exc:
@@ -502,7 +502,9 @@ class PartyTarget:
         # Updating makes sense only for a party of the same kind (not an organisation's
         # row onto the person who shares its contact's mobile): otherwise it is skipped.
         same_kind = plan.main is not None and other.kind == plan.main.kind
-        if self.policy == DuplicatePolicy.SKIP or (self.policy == DuplicatePolicy.UPDATE and not same_kind):
+        if self.policy == DuplicatePolicy.SKIP or (
+            self.policy == DuplicatePolicy.UPDATE and not same_kind
+        ):
             plan.outcome = Outcome.DUPLICATE
             return None
         return other if self.policy == DuplicatePolicy.UPDATE else None

@@ -205,7 +205,11 @@ def test_a_re_import_updates_only_changed_fields_and_adds_new_parts(alice: User)
 
 @pytest.mark.parametrize(
     ("policy", "outcome", "parties"),
-    [("skip", Outcome.DUPLICATE, 4), ("create", Outcome.CREATED, 5), ("update", Outcome.UPDATED, 4)],
+    [
+        ("skip", Outcome.DUPLICATE, 4),
+        ("create", Outcome.CREATED, 5),
+        ("update", Outcome.UPDATED, 4),
+    ],
 )
 def test_a_row_sharing_an_email_with_a_party_is_a_likely_duplicate(
     alice: User, policy: str, outcome: str, parties: int
@@ -213,7 +217,9 @@ def test_a_row_sharing_an_email_with_a_party_is_a_likely_duplicate(
     _run(alice, _job(alice))
     row = ["C999", "", "李娜娜", "", "", "", "lina@example.com", "", "", "", "教育", "", ""]
     job = _job(alice, [row])
-    services.import_set_mapping(actor=alice, job=job, mapping=job.mapping, options={"duplicates": policy})
+    services.import_set_mapping(
+        actor=alice, job=job, mapping=job.mapping, options={"duplicates": policy}
+    )
     job = _run(alice, job)
     result = ImportRow.objects.get(job=job, phase=Phase.RUN)
     assert result.outcome == outcome
@@ -229,7 +235,10 @@ def test_the_same_key_twice_in_a_file_is_one_party(alice: User) -> None:
 
 def test_a_colleague_cannot_update_a_party_they_may_not_see(alice: User, bob: User) -> None:
     _run(alice, _job(alice))
-    job = run(bob, services.import_upload(actor=bob, file=upload("客户.csv", csv_bytes([HEADER, ROWS[1]]))))
+    job = run(
+        bob,
+        services.import_upload(actor=bob, file=upload("客户.csv", csv_bytes([HEADER, ROWS[1]]))),
+    )
     assert job.counts == {"refused": 1}
     assert "不在您的可见范围内" in ImportRow.objects.get(job=job, phase=Phase.RUN).messages[0]
 

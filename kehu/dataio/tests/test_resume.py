@@ -89,6 +89,7 @@ def test_a_killed_worker_leaves_whole_batches_and_a_stalled_run_resumes(
     assert (job.status, job.rows_done) == (ImportStatus.RUNNING, 10)
     assert _state()[0] == 10
     assert not services.import_resumable(job)  # not yet: it may still be working
+    assert job.progressed_at is not None
     later = job.progressed_at + services.STALLED_AFTER + datetime.timedelta(seconds=1)
     assert services.import_resumable(job, later)
     monkeypatch.setattr(services, "STALLED_AFTER", datetime.timedelta(0))

@@ -38,7 +38,7 @@ def _checked(alice: User) -> Import:
 
 
 def _text(response: Any) -> str:
-    return response.content.decode()
+    return str(response.content.decode())
 
 
 def test_upload_map_dry_run_and_run_through_the_pages(
