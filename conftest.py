@@ -6,6 +6,7 @@ Charlie is the outsider: admin of the other firm.
 """
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    # Uploaded files (imports) go to a temporary folder, never into var/.
+    settings.MEDIA_ROOT = tempfile.mkdtemp(prefix="kehu-test-media-")
     # The hashed-manifest storage needs collectstatic; tests serve files as they are.
     settings.STORAGES = {
         **settings.STORAGES,

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "kehu.tenancy",
     "kehu.parties",
     "kehu.activities",
+    "kehu.dataio",
     "kehu.demo",
 ]
 
@@ -140,6 +141,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 STATICFILES_DIRS = [BASE_DIR / "kehu" / "static"]
+# Uploaded files (imports) live beside the SQLite database unless told otherwise.
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

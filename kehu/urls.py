@@ -10,6 +10,7 @@ urlpatterns = [
     path("invite/<str:token>/", tenancy_views.invitation_accept, name="invitation_accept"),
     path("", include("kehu.tenancy.urls")),
     path("customers/", include("kehu.parties.urls")),
+    path("imports/", include("kehu.dataio.urls")),
     path("", include("kehu.activities.urls")),
     path("api/v1/", api.urls),
 ]

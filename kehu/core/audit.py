@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import models
 
+from kehu.core.context import current_tenant_id
 from kehu.core.models import AuditEntry
 
 Snapshot = dict[str, Any]
@@ -48,8 +49,23 @@ def audit_write(
     changes: dict[str, Any],
     root: models.Model | None = None,
 ) -> AuditEntry:
+    entry = audit_entry(actor_id=actor_id, action=action, obj=obj, changes=changes, root=root)
+    entry.save()
+    return entry
+
+
+def audit_entry(
+    *,
+    actor_id: int | None,
+    action: str,
+    obj: models.Model,
+    changes: dict[str, Any],
+    root: models.Model | None = None,
+) -> AuditEntry:
+    """The entry `audit_write` saves, unsaved: bulk writers save a batch of them at once."""
     root = root if root is not None else obj
-    return AuditEntry.objects.create(
+    return AuditEntry(
+        tenant_id=current_tenant_id(),
         actor_id=actor_id,
         action=action,
         object_type=obj._meta.label_lower,

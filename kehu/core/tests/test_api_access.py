@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from kehu.activities import services as activities
@@ -24,6 +25,8 @@ from kehu.core.tests.test_api_problems import (
     api_client,
     assert_problem,
 )
+from kehu.dataio import services as imports
+from kehu.dataio.models import ExternalKey, Import, ImportRow, MappingTemplate
 from kehu.parties import services as parties
 from kehu.parties.models import (
     AccountTeamMember,
@@ -41,6 +44,8 @@ from kehu.tenancy import services as tenancy
 from kehu.tenancy.models import ApiToken, Invitation, Team, TeamMembership, Tenant, User
 
 World = dict[str, int]
+# A body {FILE: [name, content]} is sent as a multipart upload of that file.
+FILE = "__file__"
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,14 @@ OPS = [
     Op("POST", "/teams/{team}/members", {"user": "{bob}"}, "admin", 201),
     Op("DELETE", "/teams/{team}/members/{alice}", None, "admin", 204),
     Op("DELETE", "/tokens/{token}", None, "own", 204),
+    # An import is its uploader's (and managers'): others see no such import.
+    Op("GET", "/imports/{import}", None, "own", 200),
+    Op("PUT", "/imports/{import}/mapping", {"mapping": {"0": "name"}}, "own", 200),
+    Op("POST", "/imports/{import}/dry-run", None, "own", 200),
+    Op("POST", "/imports/{import}/run", None, "own", 202),
+    Op("POST", "/imports/{import}/resume", None, "own", 422),  # not interrupted
+    Op("GET", "/imports/{import}/rows", None, "own", 200),
+    Op("GET", "/imports/{import}/errors", None, "own", 200),
 ]
 
 # Operations that name no record of Alice's: every caller acts in their own firm.
@@ -144,6 +157,8 @@ UNNAMED = [
     Op("POST", "/teams", {"name": "新团队"}, "admin", 201),
     Op("GET", "/tokens", None, "member", 200),
     Op("POST", "/tokens", {"name": "脚本"}, "member", 201),
+    Op("GET", "/imports", None, "member", 200),
+    Op("POST", "/imports", {FILE: ["客户.csv", "客户名称\n甲公司\n"]}, "write", 201),
 ]
 
 # What Bob (sales, own records only) and Dora (read-only, sees all) get on Alice's world;
@@ -166,6 +181,7 @@ OUTSIDER_LISTS = {
     "/teams": [],
     "/users": ["charlie"],
     "/tokens": ["tests"],
+    "/imports": [],
 }
 
 
@@ -198,7 +214,12 @@ def world(acme: Tenant, alice: User, bob: User, dora: User) -> World:
         team = tenancy.team_create(actor=alice, name="华南")
         tenancy.team_member_add(actor=alice, team=team, user=alice)
         token, _raw = tenancy.api_token_create(actor=alice, name="alice 的脚本")
+        job = imports.import_upload(
+            actor=alice, file=SimpleUploadedFile("客户.csv", "客户名称\n乙公司\n".encode())
+        )
+        imports.import_dry_run(actor=alice, job=job)
     return {
+        "import": job.pk,
         "party": party.pk,
         "person": person.pk,
         "deleted": deleted.pk,
@@ -230,6 +251,9 @@ def _fill(value: Any, ids: World) -> Any:
 def call(client: Client, op: Op, ids: World) -> Any:
     path = "/api/v1" + op.path.format(**ids)
     body = _fill(op.body, ids)
+    if isinstance(body, dict) and FILE in body:
+        name, content = body[FILE]
+        return client.post(path, {"file": SimpleUploadedFile(name, content.encode())})
     if body is None:
         return client.generic(op.method, path)
     return client.generic(op.method, path, json.dumps(body), content_type="application/json")
@@ -240,6 +264,10 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
     with tenant_scope(tenant.pk):
         models = [
             AccountTeamMember,
+            ExternalKey,
+            Import,
+            ImportRow,
+            MappingTemplate,
             Address,
             ApiToken,
             AuditEntry,
@@ -271,6 +299,11 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
             "tasks": list(Task.objects.order_by("pk").values_list("pk", "title", "status")),
             "teams": list(Team.objects.order_by("pk").values_list("pk", "name")),
             "tokens": list(ApiToken.objects.order_by("pk").values_list("pk", "revoked_at")),
+            "imports": list(
+                Import.objects.order_by("pk").values_list(
+                    "pk", "status", "mapping", "options", "started_at"
+                )
+            ),
         }
 
 
@@ -281,7 +314,8 @@ def test_alice_may(op: Op, world: World, alice: User, acme: Tenant) -> None:
     response = call(client, op, world)
     assert response.status_code == op.ok, response.content.decode()
     changed = snapshot(acme) != before
-    assert changed == (op.method != "GET")
+    # A write whose own answer is a refusal (resuming what did not stop) changes nothing.
+    assert changed == (op.method != "GET" and op.ok < 400)
 
 
 def _refuse(op: Op, expected: int | str, user: User, world: World, acme: Tenant) -> None:
@@ -389,6 +423,7 @@ def _template(path: str) -> str:
         "task": "task_id",
         "team": "team_id",
         "token": "token_id",
+        "import": "import_id",
         "alice": "user_id",
         "bob": "user_id",
     }

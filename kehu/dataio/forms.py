@@ -1,0 +1,74 @@
+"""Forms of the import pages: the upload, the column mapping with its options, a template."""
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from kehu.dataio.mapping import TargetField
+from kehu.dataio.models import DuplicatePolicy, Import
+from kehu.parties.models import PartyKind
+
+KEY_CHOICES = [
+    ("", _("自动（有外部编号按外部编号，否则按统一社会信用代码或名称）")),
+    ("external_id", _("外部编号")),
+    ("uscc", _("统一社会信用代码")),
+    ("mobile", _("手机")),
+    ("email", _("邮箱")),
+    ("name", _("名称（完全相同）")),
+]
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(label=_("文件"), help_text=_("CSV、XLSX、XLS 或 vCard（.vcf）"))
+
+
+class MappingForm(forms.Form):
+    """One choice per column of the file, then the options of the run."""
+
+    key = forms.ChoiceField(label=_("按什么识别已有客户"), choices=KEY_CHOICES, required=False)
+    duplicates = forms.ChoiceField(
+        label=_("疑似重复的行"), choices=DuplicatePolicy.choices, initial=DuplicatePolicy.SKIP
+    )
+    default_kind = forms.ChoiceField(
+        label=_("没有「类型」列时，客户名称是"), choices=PartyKind.choices
+    )
+    source = forms.CharField(
+        label=_("来源系统"),
+        max_length=50,
+        required=False,
+        help_text=_("外部编号属于哪个系统；留空则用文件名。"),
+    )
+
+    def __init__(self, *args: Any, job: Import, fields: list[TargetField], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [("", _("（不导入）")), *((f.key, f.label) for f in fields)]
+        self.columns: list[tuple[str, str, str]] = []
+        for index, header in enumerate(job.headers):
+            name = f"col_{index}"
+            self.fields[name] = forms.ChoiceField(
+                label=header or _("第 %(n)s 列") % {"n": index + 1},
+                choices=choices,
+                required=False,
+                initial=job.mapping.get(str(index), ""),
+            )
+            self.columns.append((name, header, str(index)))
+        for option in ("key", "duplicates", "default_kind", "source"):
+            self.fields[option].initial = job.options.get(option, self.fields[option].initial)
+
+    def column_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name, _header, _index in self.columns]
+
+    def mapping(self) -> dict[str, str]:
+        return {
+            index: self.cleaned_data[name]
+            for name, _h, index in self.columns
+            if self.cleaned_data[name]
+        }
+
+    def options(self) -> dict[str, Any]:
+        return {k: self.cleaned_data[k] for k in ("key", "duplicates", "default_kind", "source")}
+
+
+class TemplateForm(forms.Form):
+    name = forms.CharField(label=_("模板名称"), max_length=50)

@@ -1,0 +1,171 @@
+"""Imports: the uploaded file, its column mapping, its progress and each row's outcome."""
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from kehu.core.models import TenantOwned
+
+
+class ImportStatus(models.TextChoices):
+    UPLOADED = "uploaded", _("待映射")
+    CHECKING = "checking", _("试运行中")
+    CHECKED = "checked", _("已试运行")
+    QUEUED = "queued", _("排队中")
+    RUNNING = "running", _("导入中")
+    DONE = "done", _("已完成")
+    FAILED = "failed", _("失败")
+
+
+class Outcome(models.TextChoices):
+    CREATED = "created", _("新建")
+    UPDATED = "updated", _("更新")
+    UNCHANGED = "unchanged", _("无变化")
+    DUPLICATE = "duplicate", _("疑似重复")
+    REFUSED = "refused", _("拒绝")
+
+
+class Phase(models.TextChoices):
+    DRY_RUN = "dry_run", _("试运行")
+    RUN = "run", _("导入")
+
+
+class DuplicatePolicy(models.TextChoices):
+    SKIP = "skip", _("跳过，不导入")
+    UPDATE = "update", _("更新已有客户")
+    CREATE = "create", _("仍然新建")
+
+
+def _upload_to(instance: "Import", filename: str) -> str:
+    return f"imports/{instance.tenant_id}/{filename}"
+
+
+class Import(TenantOwned):
+    """One file being imported: uploaded, mapped, checked (dry run), then run in batches.
+
+    `rows_done` is the checkpoint: the rows of every batch committed so far. A worker
+    killed mid-batch loses only that batch's transaction, and a resumed run starts at
+    `rows_done` — so nothing is lost and nothing is written twice.
+    """
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    target = models.CharField(_("导入对象"), max_length=20, default="parties")
+    file = models.FileField(upload_to=_upload_to, max_length=200)
+    file_name = models.CharField(_("文件名"), max_length=200)
+    file_format = models.CharField(_("格式"), max_length=8)
+    encoding = models.CharField(_("编码"), max_length=20, blank=True)
+    headers = models.JSONField(default=list)
+    # {column index (as text): target field key}
+    mapping = models.JSONField(default=dict)
+    options = models.JSONField(default=dict)
+    status = models.CharField(
+        _("状态"), max_length=10, choices=ImportStatus.choices, default=ImportStatus.UPLOADED
+    )
+    total_rows = models.PositiveIntegerField(null=True, blank=True)
+    rows_done = models.PositiveIntegerField(default=0)
+    # {outcome: count} for the phase last run
+    counts = models.JSONField(default=dict)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # When the last batch committed: a run that has not moved for a while is resumable.
+    progressed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("导入")
+        verbose_name_plural = _("导入")
+        indexes = [models.Index(fields=["tenant", "created_by", "-id"], name="import_user_idx")]
+
+    def __str__(self) -> str:
+        return self.file_name
+
+    @property
+    def phase(self) -> str:
+        return (
+            Phase.DRY_RUN
+            if self.status in {ImportStatus.CHECKING, ImportStatus.CHECKED}
+            else Phase.RUN
+        )
+
+    @property
+    def percent(self) -> int:
+        if not self.total_rows:
+            return 100 if self.status == ImportStatus.DONE else 0
+        return min(100, self.rows_done * 100 // self.total_rows)
+
+    def option(self, name: str, default: Any = "") -> Any:
+        return self.options.get(name, default)
+
+
+class ImportRow(TenantOwned):
+    """What one row of the file did (or would do, in a dry run), and why."""
+
+    job = models.ForeignKey(Import, on_delete=models.CASCADE, related_name="rows")
+    phase = models.CharField(max_length=8, choices=Phase.choices)
+    number = models.PositiveIntegerField(_("行号"))
+    outcome = models.CharField(_("结果"), max_length=10, choices=Outcome.choices)
+    party = models.ForeignKey(
+        "parties.Party", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    messages = models.JSONField(default=list)
+    # The row as read, kept for the rows that were not imported (the error file).
+    values = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "phase", "number"], name="import_row_unique")
+        ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "job", "phase", "outcome", "number"], name="import_row_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number}: {self.outcome}"
+
+
+class ExternalKey(TenantOwned):
+    """A party's id in another system (the source file's 客户编号): re-importing the same
+    file finds the same party instead of creating a second one."""
+
+    source = models.CharField(_("来源系统"), max_length=50)
+    external_id = models.CharField(_("外部编号"), max_length=100)
+    party = models.ForeignKey("parties.Party", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "source", "external_id"], name="external_key_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.external_id}"
+
+
+class MappingTemplate(TenantOwned):
+    """A saved column mapping: {header text: target field}, reused for the next file."""
+
+    target = models.CharField(max_length=20, default="parties")
+    name = models.CharField(_("模板名称"), max_length=50)
+    columns = models.JSONField(default=dict)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "target", "name"], name="mapping_template_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name

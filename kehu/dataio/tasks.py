@@ -1,0 +1,13 @@
+"""Background work of imports: the dry run of a large file and every real run."""
+
+from django_tasks import task
+
+from kehu.core.context import tenant_scope
+from kehu.dataio import services
+
+
+@task()
+def run_import(tenant_id: int, job_id: int, phase: str) -> None:
+    """Process the job's file from its checkpoint; see services.import_process."""
+    with tenant_scope(tenant_id):
+        services.import_process(job_id=job_id, phase=phase)

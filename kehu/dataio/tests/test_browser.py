@@ -1,0 +1,58 @@
+"""Importing in a real browser: upload a GBK CSV, map its columns, dry-run, fix the
+mapping the dry run shows to be wrong, import, and find the customers in the list."""
+
+from typing import TYPE_CHECKING
+
+import pytest
+from django.urls import reverse
+
+from conftest import sign_in
+from kehu.core.context import tenant_scope
+from kehu.dataio.tests.conftest import csv_bytes
+from kehu.parties.models import Party
+from kehu.tenancy.models import User
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
+
+ROWS = [
+    ["公司", "手机", "等级"],
+    ["深圳腾飞科技有限公司", "0755-12345678", "VIP"],
+    ["杭州云帆贸易有限公司", "0571-87654321", "普通"],
+]
+
+
+def test_upload_map_dry_run_fix_and_import(page: "Page", alice: User) -> None:
+    sign_in(page, "alice")
+    page.goto(reverse("dataio:list"))
+    page.set_input_files(
+        "input[name=file]",
+        {"name": "客户.csv", "mimeType": "text/csv", "buffer": csv_bytes(ROWS, "gbk")},
+    )
+    page.click("button:has-text('上传')")
+    page.wait_for_selector("#mapping")
+    assert page.input_value("select[name=col_0]") == "name"
+    assert page.input_value("select[name=col_1]") == "mobile"
+    page.select_option("select[name=col_2]", "tags")
+    page.click("button:has-text('保存并试运行')")
+    refused = page.locator("[data-outcome=refused] strong")
+    assert refused.inner_text() == "2"
+    page.click("a[data-outcome=refused]")
+    page.wait_for_selector("tr[data-outcome=refused]")
+    assert "不是有效的手机号码：0755-12345678" in page.inner_text("#report")
+    # The numbers are landlines: map the column as 电话 and check again.
+    page.select_option("select[name=col_1]", "phone")
+    page.click("button:has-text('保存并试运行')")
+    assert page.locator("[data-outcome=created] strong").inner_text() == "2"
+    assert page.locator("[data-outcome=refused] strong").inner_text() == "0"
+    page.click("button:has-text('开始导入')")
+    page.wait_for_selector("[data-status=done]")
+    page.goto(reverse("parties:list"))
+    assert "深圳腾飞科技有限公司" in page.inner_text("main")
+    assert "杭州云帆贸易有限公司" in page.inner_text("main")
+    with tenant_scope(alice.tenant_id):  # type: ignore[arg-type]
+        org = Party.objects.get(name="深圳腾飞科技有限公司")
+        assert list(org.party_tags.values_list("tag__name", flat=True)) == ["VIP"]
+        assert org.contact_points.get().value == "+8675512345678"
