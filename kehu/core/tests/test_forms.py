@@ -11,7 +11,9 @@ from kehu.tenancy.models import User
 
 
 class Pick(forms.Form):
-    short = ShortListChoiceField(queryset=None, empty_label="全部", required=False)
+    short: "ShortListChoiceField[Tag]" = ShortListChoiceField(
+        queryset=None, empty_label="全部", required=False
+    )
     plain: "forms.ModelChoiceField[Tag]" = forms.ModelChoiceField(
         queryset=None, empty_label="全部", required=False
     )
