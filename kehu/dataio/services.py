@@ -35,7 +35,6 @@ from kehu.dataio.models import (
 )
 from kehu.dataio.targets import SourceRow, fields_of, target_for
 from kehu.dataio.targets.parties import UPSERT_KEYS
-from kehu.demo.generator import remembered_pinyin
 from kehu.parties.models import PartyKind
 from kehu.tenancy.models import User
 
@@ -284,7 +283,7 @@ def _process_rows(
     numbered = (SourceRow(n, values) for n, values in enumerate(rows, start=2) if any(values))
     done = start
     for batch in _batches(itertools.islice(numbered, start, None), BATCH_ROWS):
-        with transaction.atomic(), remembered_pinyin():
+        with transaction.atomic():
             _lock_checkpoint(job, done)
             results = target.process(batch, write=phase == Phase.RUN)
             _save_rows(job, phase, batch, results)

@@ -6,7 +6,7 @@ preferences, important dates, account teams, relationship-state histories, searc
 audit entries, interactions and tasks. The same seed gives the same data on every run.
 
 The values are drawn by `factory.PartyFactory`; this module turns them into rows and
-writes them in batches of plain tuples (`writer.BulkWriter`: executemany on SQLite, COPY on
+writes them in batches of plain tuples (`kehu.core.bulk.BulkWriter`: executemany on SQLite, COPY on
 PostgreSQL) instead of calling the services once per record, which would take hours at
 a million parties. The rows are the ones the services would write: names and pinyin
 through `kehu.parties.normalize`, phones in E.164, search keys from
@@ -23,7 +23,6 @@ import time
 from array import array
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from random import Random
@@ -42,6 +41,7 @@ from kehu.activities.models import (
     Task,
     TaskStatus,
 )
+from kehu.core.bulk import BulkWriter, Row
 from kehu.core.context import tenant_scope
 from kehu.core.models import AuditEntry
 from kehu.demo import data
@@ -57,7 +57,6 @@ from kehu.demo.factory import (
     S,
     below,
 )
-from kehu.demo.writer import BulkWriter, Row
 from kehu.parties import normalize, search
 from kehu.parties.models import (
     AccountTeamMember,
@@ -90,33 +89,6 @@ T = TypeVar("T")
 Progress = Callable[[str, int, int], None]
 
 NameInfo = tuple[str, str, frozenset[str]]
-
-
-@contextmanager
-def remembered_pinyin() -> Iterator[None]:
-    """Remember pypinyin's answers while generating.
-
-    A company name goes through `lazy_pinyin` six times (its pinyin, its initials, and
-    both again for the whole name and its core in `keys_for`), with only two distinct
-    inputs; pypinyin's phrase matching makes each call cost ~150 µs. Memoising the
-    function that `kehu.parties.normalize` calls keeps every result exactly what the
-    services compute, at a third of the cost.
-    """
-    namespace = vars(normalize)
-    original = namespace["lazy_pinyin"]
-
-    @lru_cache(maxsize=65536)
-    def syllables(text: str, options: tuple[tuple[str, Any], ...]) -> tuple[str, ...]:
-        return tuple(original(text, **dict(options)))
-
-    def lazy_pinyin(text: str, **options: Any) -> list[str]:
-        return list(syllables(text, tuple(sorted(options.items()))))
-
-    namespace["lazy_pinyin"] = lazy_pinyin
-    try:
-        yield
-    finally:
-        namespace["lazy_pinyin"] = original
 
 
 def _name_info(name: str) -> NameInfo:
@@ -526,7 +498,7 @@ def generate(
     rng = Random(seed)
     tick = progress or (lambda _stage, _done, _total: None)
     writer = BulkWriter(tenant.pk, now, using)
-    with tenant_scope(tenant.pk), remembered_pinyin():
+    with tenant_scope(tenant.pk):
         with transaction.atomic(using=using):
             users = create_staff(tenant, prefix=username_prefix, password=password)
             tags = {

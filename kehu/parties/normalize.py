@@ -5,6 +5,7 @@ every mainland mobile prefix and landline area code. Names get their pinyin from
 `pypinyin`, which reads characters in context (重庆 → chongqing).
 """
 
+import functools
 import re
 import unicodedata
 
@@ -59,12 +60,19 @@ def core_name(name: str) -> str:
     return core
 
 
+@functools.lru_cache(maxsize=16384)
+def _syllables(text: str) -> tuple[str, ...]:
+    # pypinyin's phrase matching costs ~150 µs a name, and a name is asked for several
+    # times in a row (its pinyin, its initials, and both again for its search keys).
+    return tuple(lazy_pinyin(text, style=Style.NORMAL, errors="default"))
+
+
 def pinyin_full(value: str) -> str:
-    return "".join(lazy_pinyin(search_text(value), style=Style.NORMAL, errors="default"))
+    return "".join(_syllables(search_text(value)))
 
 
 def pinyin_initials(value: str) -> str:
-    syllables = lazy_pinyin(search_text(value), style=Style.NORMAL, errors="default")
+    syllables = _syllables(search_text(value))
     return "".join(s[0] for s in syllables if s)
 
 

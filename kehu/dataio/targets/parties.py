@@ -24,13 +24,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kehu.core.audit import audit_entry, diff, snapshot
+from kehu.core.bulk import BulkWriter
 from kehu.core.context import current_tenant_id
 from kehu.core.models import AuditEntry
 from kehu.dataio import normalizers
 from kehu.dataio.mapping import TargetField
 from kehu.dataio.models import DuplicatePolicy, ExternalKey, Import, Outcome
 from kehu.dataio.targets import RowResult, SourceRow
-from kehu.demo.writer import BulkWriter
 from kehu.parties import search
 from kehu.parties.models import (
     Address,

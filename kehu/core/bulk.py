@@ -1,9 +1,9 @@
 """Writing plain rows fast: executemany on SQLite, COPY on PostgreSQL.
 
-The demo generator writes millions of rows; building a model instance for each and going
-through `bulk_create` is four times slower than handing the driver tuples. The values
-are still converted by the model fields themselves, so the rows are the ones the ORM
-would write.
+The demo generator and the importer write many rows at once; building a model instance
+for each and going through `bulk_create` is four times slower than handing the driver
+tuples. The values are still converted by the model fields themselves, so the rows are
+the ones the ORM would write.
 """
 
 import datetime
