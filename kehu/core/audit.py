@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import models
 
+from kehu.core.context import current_tenant_id
 from kehu.core.models import AuditEntry
 
 Snapshot = dict[str, Any]
@@ -40,7 +41,7 @@ def diff(before: Snapshot, after: Snapshot) -> dict[str, list[Any]]:
     return {k: [before.get(k), after.get(k)] for k in sorted(keys) if before.get(k) != after.get(k)}
 
 
-def audit_write(
+def audit_entry(
     *,
     actor_id: int | None,
     action: str,
@@ -48,8 +49,10 @@ def audit_write(
     changes: dict[str, Any],
     root: models.Model | None = None,
 ) -> AuditEntry:
+    """An unsaved entry: `audit_write` saves one, bulk writes save many at once."""
     root = root if root is not None else obj
-    return AuditEntry.objects.create(
+    return AuditEntry(
+        tenant_id=current_tenant_id(),
         actor_id=actor_id,
         action=action,
         object_type=obj._meta.label_lower,
@@ -59,6 +62,19 @@ def audit_write(
         root_id=root.pk,
         changes=changes,
     )
+
+
+def audit_write(
+    *,
+    actor_id: int | None,
+    action: str,
+    obj: models.Model,
+    changes: dict[str, Any],
+    root: models.Model | None = None,
+) -> AuditEntry:
+    entry = audit_entry(actor_id=actor_id, action=action, obj=obj, changes=changes, root=root)
+    entry.save()
+    return entry
 
 
 def audit_for(root: models.Model) -> models.QuerySet[AuditEntry]:
