@@ -115,6 +115,7 @@ def _save_product(product: Product) -> None:
     product.code = product.code.strip()
     product.name = " ".join(product.name.split())
     product.full_clean(exclude=["tenant", "category"])
+    product.unit_price, product.unit_cost = money(product.unit_price), money(product.unit_cost)
     if product.category is not None and product.category.tenant_id != current_tenant_id():
         raise ValidationError({"category": _("没有找到这个分类。")})
     try:
@@ -247,12 +248,19 @@ def checked_lines(
             found = _digit_errors(priced)
             if not found and priced.amount < 0:
                 found = {"discount": [_("行折扣不能超过行金额。")]}
-            out.append(priced)
+            out.append(_in_cents(priced))
         for name, messages in found.items():
             errors[f"lines[{i}].{name}"] = messages
     if errors:
         raise ValidationError(errors)
     return out
+
+
+def _in_cents(line: OrderLine) -> OrderLine:
+    """The line's money as stored (2 places), so that what a caller is answered is too."""
+    line.unit_price, line.unit_cost = money(line.unit_price), money(line.unit_cost)
+    line.discount = money(line.discount)
+    return line
 
 
 @dataclass(frozen=True)
@@ -312,6 +320,7 @@ def check_order_header(order: Order) -> None:
         raise ValidationError(errors)
     order.number = order.number.strip()
     order.external_id = order.external_id.strip()
+    order.discount = money(Decimal(order.discount))
     order.full_clean(
         exclude=["tenant", "party", "original", "owner", "created_by", "number", "external_id"],
         validate_constraints=False,

@@ -11,6 +11,7 @@ names every operation the OpenAPI schema lists, so a new endpoint cannot skip th
 import datetime
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -37,6 +38,8 @@ from kehu.parties.models import (
     Preference,
     StateChange,
 )
+from kehu.sales import services as sales
+from kehu.sales.models import IdempotencyRecord, Order, OrderLine, Product, ProductCategory
 from kehu.tenancy import services as tenancy
 from kehu.tenancy.models import ApiToken, Invitation, Team, TeamMembership, Tenant, User
 
@@ -48,8 +51,9 @@ class Op:
     method: str
     path: str  # with {placeholders} from the world
     body: dict[str, Any] | None
-    access: str  # member | read | write | manage | admin | own
+    access: str  # member | read | write | manage | catalogue | admin | own
     ok: int  # Alice's status
+    outsider: int = 404  # what another firm gets (a bulk import names the row instead)
 
     @property
     def id(self) -> str:
@@ -128,6 +132,45 @@ OPS = [
     Op("POST", "/teams/{team}/members", {"user": "{bob}"}, "admin", 201),
     Op("DELETE", "/teams/{team}/members/{alice}", None, "admin", 204),
     Op("DELETE", "/tokens/{token}", None, "own", 204),
+    Op("GET", "/products/{product}", None, "member", 200),
+    Op("PATCH", "/products/{product}", {"unit_price": "88"}, "catalogue", 200),
+    Op("DELETE", "/products/{product}", None, "catalogue", 204),
+    Op("GET", "/orders?party={party}", None, "read", 200),
+    Op(
+        "POST",
+        "/orders",
+        {"party": "{party}", "lines": [{"product": "{product}", "quantity": 1}]},
+        "write",
+        201,
+    ),
+    Op("GET", "/orders/{order}", None, "read", 200),
+    Op("PATCH", "/orders/{order}", {"note": "加急"}, "write", 200),
+    Op("POST", "/orders/{draft}/confirm", None, "write", 200),
+    Op("POST", "/orders/{order}/fulfil", None, "write", 200),
+    Op("POST", "/orders/{order}/cancel", None, "write", 200),
+    Op(
+        "POST",
+        "/orders/{order}/returns",
+        {"lines": [{"product": "{product}", "quantity": 1}]},
+        "write",
+        201,
+    ),
+    Op(
+        "POST",
+        "/orders/bulk",
+        {
+            "orders": [
+                {
+                    "party_id": "{party}",
+                    "order_date": TODAY,
+                    "lines": [{"product_code": "CH-1", "quantity": 1}],
+                }
+            ]
+        },
+        "rows",
+        200,
+        outsider=422,
+    ),
 ]
 
 # Operations that name no record of Alice's: every caller acts in their own firm.
@@ -144,18 +187,31 @@ UNNAMED = [
     Op("POST", "/teams", {"name": "新团队"}, "admin", 201),
     Op("GET", "/tokens", None, "member", 200),
     Op("POST", "/tokens", {"name": "脚本"}, "member", 201),
+    Op("GET", "/products", None, "member", 200),
+    Op("POST", "/products", {"code": "NEW-1", "name": "新品", "unit_price": "10"}, "manage", 201),
+    Op("GET", "/product-categories", None, "member", 200),
+    Op("POST", "/product-categories", {"name": "新分类"}, "manage", 201),
+    Op("GET", "/orders", None, "member", 200),
+    Op("GET", "/orders/export", None, "member", 200),
 ]
 
 # What Bob (sales, own records only) and Dora (read-only, sees all) get on Alice's world;
 # "ok" is the operation's own success status.
+# A bulk import ("rows") names each party it cannot use in its row's error (422).
 REFUSALS: dict[str, dict[str, int | str]] = {
-    "bob": {"member": "ok", "read": 404, "write": 404, "manage": 404, "admin": 403, "own": 404},
-    "dora": {"member": "ok", "read": "ok", "write": 403, "manage": 403, "admin": 403, "own": 404},
+    "bob": {
+        **{"member": "ok", "read": 404, "write": 404, "manage": 404, "catalogue": 403},
+        **{"admin": 403, "own": 404, "rows": 422},
+    },
+    "dora": {
+        **{"member": "ok", "read": "ok", "write": 403, "manage": 403, "catalogue": 403},
+        **{"admin": 403, "own": 404, "rows": 403},
+    },
 }
 # On operations that name no record, Bob writes his own records; Dora may not write.
 REFUSALS_UNNAMED: dict[str, dict[str, int | str]] = {
-    "bob": {"member": "ok", "write": "ok", "admin": 403},
-    "dora": {"member": "ok", "write": 403, "admin": 403},
+    "bob": {"member": "ok", "write": "ok", "manage": 403, "admin": 403},
+    "dora": {"member": "ok", "write": 403, "manage": 403, "admin": 403},
 }
 # What an outsider's lists hold: their own firm's rows only.
 OUTSIDER_LISTS = {
@@ -166,6 +222,9 @@ OUTSIDER_LISTS = {
     "/teams": [],
     "/users": ["charlie"],
     "/tokens": ["tests"],
+    "/products": [],
+    "/orders": [],
+    "/orders/export": [],
 }
 
 
@@ -198,6 +257,13 @@ def world(acme: Tenant, alice: User, bob: User, dora: User) -> World:
         team = tenancy.team_create(actor=alice, name="华南")
         tenancy.team_member_add(actor=alice, team=team, user=alice)
         token, _raw = tenancy.api_token_create(actor=alice, name="alice 的脚本")
+        chair = sales.product_create(
+            actor=alice, code="CH-1", name="办公椅", unit_price=Decimal("100")
+        )
+        # The person's, so that the organisation stays "potential" for the state operation.
+        sold = [sales.LineIn(chair, Decimal(2))]
+        order = sales.order_create(actor=alice, party=person, lines=sold, status="confirmed")
+        draft = sales.order_create(actor=alice, party=person, lines=sold)
     return {
         "party": party.pk,
         "person": person.pk,
@@ -212,6 +278,9 @@ def world(acme: Tenant, alice: User, bob: User, dora: User) -> World:
         "task": task.pk,
         "team": team.pk,
         "token": token.pk,
+        "product": chair.pk,
+        "order": order.pk,
+        "draft": draft.pk,
         "alice": alice.pk,
         "bob": bob.pk,
     }
@@ -248,6 +317,10 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
             Interaction,
             InteractionParty,
             Invitation,
+            Order,
+            OrderLine,
+            ProductCategory,
+            IdempotencyRecord,
             PartyLink,
             PartyRole,
             PartyTag,
@@ -271,6 +344,10 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
             "tasks": list(Task.objects.order_by("pk").values_list("pk", "title", "status")),
             "teams": list(Team.objects.order_by("pk").values_list("pk", "name")),
             "tokens": list(ApiToken.objects.order_by("pk").values_list("pk", "revoked_at")),
+            "products": list(
+                Product.objects.order_by("pk").values_list("pk", "unit_price", "is_active")
+            ),
+            "orders": list(Order.objects.order_by("pk").values_list("pk", "status", "note")),
         }
 
 
@@ -327,7 +404,7 @@ def test_an_outsider_gets_404_and_changes_nothing(
 ) -> None:
     client = api_client(charlie)
     before = snapshot(acme)
-    assert_problem(call(client, op, world), 404)
+    assert_problem(call(client, op, world), op.outsider)
     assert snapshot(acme) == before
 
 
@@ -389,6 +466,9 @@ def _template(path: str) -> str:
         "task": "task_id",
         "team": "team_id",
         "token": "token_id",
+        "product": "product_id",
+        "order": "order_id",
+        "draft": "order_id",
         "alice": "user_id",
         "bob": "user_id",
     }
