@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.http import Http404
 
+from kehu.parties.models import Party
 from kehu.parties.search import matching_party_ids
 from kehu.parties.selectors import parties_visible_to
 from kehu.sales.models import (
@@ -98,11 +99,12 @@ def party_sales(party_id: int, currency: str = "CNY") -> PartySales:
         profit=Sum("profit"),
         last=Max("order_date", filter=Q(kind=OrderKind.ORDER)),
     )
+    cents = Decimal("0.01")  # SQLite sums decimals as floats
     return PartySales(
         row["orders"],
         row["returns"],
-        row["revenue"] or Decimal("0.00"),
-        row["profit"] or Decimal("0.00"),
+        (row["revenue"] or Decimal(0)).quantize(cents),
+        (row["profit"] or Decimal(0)).quantize(cents),
         row["last"],
     )
 
@@ -145,3 +147,8 @@ def category_list() -> QuerySet[ProductCategory]:
 def idempotency_record_for(key: str) -> IdempotencyRecord | None:
     """The kept answer to an earlier request with this `Idempotency-Key` (per firm)."""
     return IdempotencyRecord.objects.filter(key=key).first()
+
+
+def recent_orders(party: Party, limit: int = 10) -> QuerySet[Order]:
+    """A party's latest orders and returns, for its page (the party is already visible)."""
+    return Order.objects.filter(party=party).order_by("-order_date", "-id")[:limit]

@@ -1,7 +1,9 @@
 """State for the sales tests, built through the services."""
 
 import datetime
+from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from kehu.parties import services as parties
 from kehu.parties.models import Party, PartyKind, RelationshipState
@@ -15,7 +17,7 @@ DAY = datetime.date(2025, 3, 1)
 def party_in(actor: User, name: str = "甲公司", state: str = RelationshipState.POTENTIAL) -> Party:
     """A party moved along STATE_MOVES to `state`, as staff would move it."""
     party = parties.party_create(actor=actor, kind=PartyKind.ORGANISATION, name=name)
-    path = {
+    path: Sequence[str] = {
         RelationshipState.POTENTIAL: [],
         RelationshipState.TARGET: [RelationshipState.TARGET],
         RelationshipState.CURRENT: [RelationshipState.CURRENT],
@@ -25,7 +27,7 @@ def party_in(actor: User, name: str = "甲公司", state: str = RelationshipStat
             RelationshipState.LOST,
             RelationshipState.WON_BACK,
         ],
-    }[state]
+    }[RelationshipState(state)]
     for step in path:
         parties.party_change_state(actor=actor, party=party, to_state=step, reason="测试")
     return party
@@ -50,7 +52,7 @@ def sale(
     items: list[tuple[Product, str]],
     *,
     status: str = OrderStatus.CONFIRMED,
-    **fields: object,
+    **fields: Any,
 ) -> Order:
     lines = [services.LineIn(p, Decimal(q)) for p, q in items]
     return services.order_create(
