@@ -31,6 +31,11 @@ def _set_queryset(form: forms.BaseForm, name: str, queryset: Any) -> None:
     field.queryset = queryset
 
 
+def day_input() -> forms.DateInput:
+    """A browser date picker; it takes and gives ISO dates whatever the page's language."""
+    return forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
+
+
 class ProductFilterForm(forms.Form):
     q = forms.CharField(label=_("搜索"), required=False, max_length=100)
     category: forms.ModelChoiceField[ProductCategory] = forms.ModelChoiceField(
@@ -99,12 +104,8 @@ class OrderFilterForm(forms.Form):
     owner: forms.ModelChoiceField[User] = forms.ModelChoiceField(
         label=_("销售负责人"), required=False, queryset=None, empty_label=_("全部负责人")
     )
-    date_from = forms.DateField(
-        label=_("下单日期从"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = forms.DateField(
-        label=_("至"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    date_from = forms.DateField(label=_("下单日期从"), required=False, widget=day_input())
+    date_to = forms.DateField(label=_("至"), required=False, widget=day_input())
     party = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -129,7 +130,7 @@ class OrderFilterForm(forms.Form):
 class OrderForm(forms.Form):
     """An order's own fields; its lines are a LineFormSet beside it."""
 
-    order_date = model_field(Order, "order_date", widget=forms.DateInput(attrs={"type": "date"}))
+    order_date = model_field(Order, "order_date", widget=day_input())
     status = forms.ChoiceField(
         label=_("状态"),
         choices=[
@@ -242,7 +243,7 @@ def put_line_errors(formset: BaseLineFormSet, exc: ValidationError) -> Validatio
 class ReturnForm(forms.Form):
     """How many of each product of the original order come back."""
 
-    order_date = model_field(Order, "order_date", widget=forms.DateInput(attrs={"type": "date"}))
+    order_date = model_field(Order, "order_date", widget=day_input())
     note = model_field(Order, "note", required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args: Any, original: Order, left: dict[int, Decimal], **kwargs: Any):

@@ -213,9 +213,8 @@ def order_new(request: MemberRequest) -> HttpResponse:
         return render(request, "sales/order_party.html", context)
     posted = request.POST if request.method == "POST" else None
     form = OrderForm(posted, initial={"order_date": timezone.localdate(), "owner": party.owner_id})
-    lines = LineFormSet(
-        posted, prefix="lines", initial=[{}] * ADDED_ROWS if posted is None else None
-    )
+    lines = LineFormSet(posted, prefix="lines")
+    lines.extra = ADDED_ROWS  # blank rows (not "initial" ones: a blank row is skipped)
     order = None
     if posted is not None:
         order = _save_order(
