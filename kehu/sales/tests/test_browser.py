@@ -1,6 +1,7 @@
 """An order taken through the pages, as a salesperson would: it shows on the customer's
 page and timeline, and the customer becomes 现实 (current)."""
 
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import pytest
@@ -39,7 +40,7 @@ def test_an_order_makes_the_party_a_customer(page: "Page", alice: User) -> None:
     page.wait_for_selector(".messages >> text=已创建订单")
     with tenant_scope(alice.tenant_id):  # type: ignore[arg-type]
         order = Order.objects.get()
-        assert (order.revenue, order.lines.count()) == (800, 2)
+        assert (order.revenue, order.lines.count()) == (Decimal("800.00"), 2)
     page.click(f"a >> text={party.name}")
     page.wait_for_selector("#orders")
     assert order.number in page.inner_text("#orders")
