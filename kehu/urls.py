@@ -12,5 +12,6 @@ urlpatterns = [
     path("customers/", include("kehu.parties.urls")),
     path("imports/", include("kehu.dataio.urls")),
     path("", include("kehu.activities.urls")),
+    path("", include("kehu.sales.urls")),
     path("api/v1/", api.urls),
 ]

@@ -40,7 +40,12 @@ from kehu.tenancy.api_auth import api_user, require_write
 router = Router()
 
 # Where each kind of timeline event goes in TimelineItemOut.
-TIMELINE_SLOTS = {"interaction": "interaction", "state": "state_change", "task": "task"}
+TIMELINE_SLOTS = {
+    "interaction": "interaction",
+    "state": "state_change",
+    "task": "task",
+    "order": "order",
+}
 
 
 def _with_parties(interactions: QuerySet[Interaction]) -> QuerySet[Interaction]:
@@ -156,6 +161,6 @@ def _timeline_entry(item: TimelineItem) -> dict[str, Any]:
 def party_timeline_view(
     request: HttpRequest, party_id: int, query: Query[TimelineQuery]
 ) -> list[dict[str, Any]]:
-    """Interactions, state changes, tasks and the record's creation, newest first."""
+    """Interactions, state changes, tasks, orders and the record's creation, newest first."""
     party = get_party_for_user(api_user(request), party_id)
     return [_timeline_entry(item) for item in party_timeline(party, limit=query.limit)]

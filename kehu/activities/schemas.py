@@ -10,6 +10,7 @@ from pydantic import field_validator
 from kehu.activities.models import Interaction, InteractionKind, TaskStatus
 from kehu.core.pagination import MAX_LIMIT, PageParams
 from kehu.parties.schemas import PartyRef, StateChangeOut
+from kehu.sales.schemas import OrderBrief
 from kehu.tenancy.schemas import InSchema, PatchSchema, UserRef
 
 
@@ -101,11 +102,12 @@ class TimelineQuery(Schema):
 
 
 class TimelineItemOut(Schema):
-    """One event; exactly one of interaction / state_change / task / created is set."""
+    """One event; exactly one of interaction / state_change / task / order / created is set."""
 
     at: datetime.datetime
-    kind: Literal["interaction", "state", "task", "created"]
+    kind: Literal["interaction", "state", "task", "order", "created"]
     interaction: InteractionBrief | None = None
     state_change: StateChangeOut | None = None
     task: TaskBrief | None = None
+    order: OrderBrief | None = None
     created_by: UserRef | None = None

@@ -11,6 +11,7 @@ from kehu.activities.models import Interaction, InteractionParty, Task, TaskStat
 from kehu.core.models import AuditEntry
 from kehu.parties.models import Party, StateChange
 from kehu.parties.selectors import parties_visible_to
+from kehu.sales.models import Order
 from kehu.tenancy.models import User, Visibility
 
 
@@ -19,7 +20,7 @@ class TimelineItem:
     """One event on a party's timeline: an interaction, a state change, a task, a record event."""
 
     at: datetime.datetime
-    kind: str  # "interaction" | "state" | "task" | "created"
+    kind: str  # "interaction" | "state" | "task" | "order" | "created"
     obj: object
 
 
@@ -37,6 +38,8 @@ def party_timeline(party: Party, *, limit: int = 50) -> list[TimelineItem]:
     ]
     tasks = Task.objects.filter(party=party).select_related("assignee").order_by("-created_at")
     items += [TimelineItem(t.completed_at or t.created_at, "task", t) for t in tasks[:limit]]
+    orders = Order.objects.filter(party=party).order_by("-order_date", "-id")[:limit]
+    items += [TimelineItem(_placed_at(o), "order", o) for o in orders]
     # Through the (root_type, root_id) index: the party's history is its own root.
     created = AuditEntry.objects.filter(
         root_type="parties.party",
@@ -47,6 +50,14 @@ def party_timeline(party: Party, *, limit: int = 50) -> list[TimelineItem]:
     items += [TimelineItem(e.created_at, "created", e) for e in created[:1]]
     items.sort(key=lambda item: item.at, reverse=True)
     return items[:limit]
+
+
+def _placed_at(order: Order) -> datetime.datetime:
+    """When an order goes on the timeline: when it was entered, if that was the day it
+    was placed; else (an order entered or imported later) the start of that day."""
+    if timezone.localdate(order.created_at) == order.order_date:
+        return order.created_at
+    return timezone.make_aware(datetime.datetime.combine(order.order_date, datetime.time()))
 
 
 def tasks_due(user: User, *, on: datetime.date | None = None) -> QuerySet[Task]:

@@ -3,7 +3,8 @@
 `generate(tenant, parties=N, interactions=M, seed=S)` fills a tenant with staff, teams,
 organisations and people, their roles, links, contact points, addresses, tags,
 preferences, important dates, account teams, relationship-state histories, search keys,
-audit entries, interactions and tasks. The same seed gives the same data on every run.
+audit entries, interactions and tasks, and the product catalogue and orders
+(kehu/demo/orders.py). The same seed gives the same data on every run.
 
 The values are drawn by `factory.PartyFactory`; this module turns them into rows and
 writes them in batches of plain tuples (`kehu.core.bulk.BulkWriter`: executemany on SQLite, COPY on
@@ -57,6 +58,7 @@ from kehu.demo.factory import (
     S,
     below,
 )
+from kehu.demo.orders import write_orders
 from kehu.parties import normalize, search
 from kehu.parties.models import (
     AccountTeamMember,
@@ -83,6 +85,7 @@ DEMO_PASSWORD = "kehu-demo-2024"  # noqa: S105 - printed by load_demo, documente
 DEMO_SEED = 2024
 DEMO_PARTIES = 2000
 DEMO_INTERACTIONS = 20000
+DEMO_ORDERS = 50000
 
 T = TypeVar("T")
 # progress(stage, done, total)
@@ -481,6 +484,7 @@ def generate(
     *,
     parties: int = DEMO_PARTIES,
     interactions: int = DEMO_INTERACTIONS,
+    orders: int = 0,
     seed: int = DEMO_SEED,
     now: datetime.datetime | None = None,
     username_prefix: str = "",
@@ -489,7 +493,8 @@ def generate(
     progress: Progress | None = None,
     using: str = DEFAULT_DB_ALIAS,
 ) -> GenerateReport:
-    """Fill `tenant` with staff and `parties` parties talked to in `interactions` interactions.
+    """Fill `tenant` with staff and `parties` parties talked to in `interactions` interactions,
+    and (with `orders`) a product catalogue and about that many orders of its customers.
 
     Each batch is its own transaction (wrap the call in one to make it all-or-nothing).
     """
@@ -525,6 +530,10 @@ def generate(
             with transaction.atomic(using=using):
                 talk.write(first, count, interactions)
             tick("interactions", first + count, interactions)
+        if orders:
+            with transaction.atomic(using=using):
+                write_orders(writer, factory, party_rows.ids, orders, now, rng)
+            tick("orders", orders, orders)
     return GenerateReport(users, writer.rows, time.perf_counter() - began)
 
 
@@ -532,6 +541,7 @@ def demo_load(
     *,
     parties: int = DEMO_PARTIES,
     interactions: int = DEMO_INTERACTIONS,
+    orders: int = DEMO_ORDERS,
     seed: int = DEMO_SEED,
     progress: Progress | None = None,
 ) -> tuple[Tenant, GenerateReport | None]:
@@ -550,6 +560,7 @@ def demo_load(
             tenant,
             parties=parties,
             interactions=interactions,
+            orders=orders,
             seed=seed,
             username_prefix=prefix,
             progress=progress,

@@ -50,6 +50,7 @@ from kehu.parties.forms import (
 )
 from kehu.parties.models import Party, PartyKind, PartyLink, Tag
 from kehu.parties.selectors import COUNT_CAP, PartyFilters, capped_count, get_party_for_user
+from kehu.sales.selectors import party_sales, recent_orders
 from kehu.tenancy.models import User
 from kehu.tenancy.views import MemberRequest, member_required, require, submit
 
@@ -370,6 +371,8 @@ def _detail_context(
         "body_sections": [sections[name] for name in BODY_SECTIONS],
         "state_form": state_form or StateForm(party=party, auto_id="id_state_%s"),
         "timeline": party_timeline(party),
+        "sales": party_sales(party.pk),
+        "recent_orders": recent_orders(party),
         "link_query": link_query,
         "picked": _picker_results(request, party, link_query),
         "can_write": request.user.can_write,
@@ -472,6 +475,7 @@ FIELD_LABELS = {
     "to_party": gettext_lazy("关系对象"),
     "user": gettext_lazy("员工"),
     "tag": gettext_lazy("标签"),
+    "lines": gettext_lazy("订单行"),
 }
 # Parts whose own name says nothing a reader can use ("PartyTag object (3)").
 UNNAMED_PARTS = frozenset({"parties.partytag", "parties.partylink", "parties.accountteammember"})

@@ -11,6 +11,7 @@ names every operation the OpenAPI schema lists, so a new endpoint cannot skip th
 import datetime
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -40,6 +41,8 @@ from kehu.parties.models import (
     Preference,
     StateChange,
 )
+from kehu.sales import services as sales
+from kehu.sales.models import IdempotencyRecord, Order, OrderLine, Product, ProductCategory
 from kehu.tenancy import services as tenancy
 from kehu.tenancy.models import ApiToken, Invitation, Team, TeamMembership, Tenant, User
 
@@ -53,8 +56,9 @@ class Op:
     method: str
     path: str  # with {placeholders} from the world
     body: dict[str, Any] | None
-    access: str  # member | read | write | manage | admin | own
+    access: str  # member | read | write | manage | catalogue | admin | own
     ok: int  # Alice's status
+    outsider: int = 404  # what another firm gets (a bulk import names the row instead)
 
     @property
     def id(self) -> str:
@@ -141,6 +145,45 @@ OPS = [
     Op("POST", "/imports/{import}/resume", None, "own", 422),  # not interrupted
     Op("GET", "/imports/{import}/rows", None, "own", 200),
     Op("GET", "/imports/{import}/errors", None, "own", 200),
+    Op("GET", "/products/{product}", None, "member", 200),
+    Op("PATCH", "/products/{product}", {"unit_price": "88"}, "catalogue", 200),
+    Op("DELETE", "/products/{product}", None, "catalogue", 204),
+    Op("GET", "/orders?party={party}", None, "read", 200),
+    Op(
+        "POST",
+        "/orders",
+        {"party": "{party}", "lines": [{"product": "{product}", "quantity": 1}]},
+        "write",
+        201,
+    ),
+    Op("GET", "/orders/{order}", None, "read", 200),
+    Op("PATCH", "/orders/{order}", {"note": "加急"}, "write", 200),
+    Op("POST", "/orders/{draft}/confirm", None, "write", 200),
+    Op("POST", "/orders/{order}/fulfil", None, "write", 200),
+    Op("POST", "/orders/{order}/cancel", None, "write", 200),
+    Op(
+        "POST",
+        "/orders/{order}/returns",
+        {"lines": [{"product": "{product}", "quantity": 1}]},
+        "write",
+        201,
+    ),
+    Op(
+        "POST",
+        "/orders/bulk",
+        {
+            "orders": [
+                {
+                    "party_id": "{party}",
+                    "order_date": TODAY,
+                    "lines": [{"product_code": "CH-1", "quantity": 1}],
+                }
+            ]
+        },
+        "rows",
+        200,
+        outsider=422,
+    ),
 ]
 
 # Operations that name no record of Alice's: every caller acts in their own firm.
@@ -159,18 +202,31 @@ UNNAMED = [
     Op("POST", "/tokens", {"name": "脚本"}, "member", 201),
     Op("GET", "/imports", None, "member", 200),
     Op("POST", "/imports", {FILE: ["客户.csv", "客户名称\n甲公司\n"]}, "write", 201),
+    Op("GET", "/products", None, "member", 200),
+    Op("POST", "/products", {"code": "NEW-1", "name": "新品", "unit_price": "10"}, "manage", 201),
+    Op("GET", "/product-categories", None, "member", 200),
+    Op("POST", "/product-categories", {"name": "新分类"}, "manage", 201),
+    Op("GET", "/orders", None, "member", 200),
+    Op("GET", "/orders/export", None, "member", 200),
 ]
 
 # What Bob (sales, own records only) and Dora (read-only, sees all) get on Alice's world;
 # "ok" is the operation's own success status.
+# A bulk import ("rows") names each party it cannot use in its row's error (422).
 REFUSALS: dict[str, dict[str, int | str]] = {
-    "bob": {"member": "ok", "read": 404, "write": 404, "manage": 404, "admin": 403, "own": 404},
-    "dora": {"member": "ok", "read": "ok", "write": 403, "manage": 403, "admin": 403, "own": 404},
+    "bob": {
+        **{"member": "ok", "read": 404, "write": 404, "manage": 404, "catalogue": 403},
+        **{"admin": 403, "own": 404, "rows": 422},
+    },
+    "dora": {
+        **{"member": "ok", "read": "ok", "write": 403, "manage": 403, "catalogue": 403},
+        **{"admin": 403, "own": 404, "rows": 403},
+    },
 }
 # On operations that name no record, Bob writes his own records; Dora may not write.
 REFUSALS_UNNAMED: dict[str, dict[str, int | str]] = {
-    "bob": {"member": "ok", "write": "ok", "admin": 403},
-    "dora": {"member": "ok", "write": 403, "admin": 403},
+    "bob": {"member": "ok", "write": "ok", "manage": 403, "admin": 403},
+    "dora": {"member": "ok", "write": 403, "manage": 403, "admin": 403},
 }
 # What an outsider's lists hold: their own firm's rows only.
 OUTSIDER_LISTS = {
@@ -182,6 +238,9 @@ OUTSIDER_LISTS = {
     "/users": ["charlie"],
     "/tokens": ["tests"],
     "/imports": [],
+    "/products": [],
+    "/orders": [],
+    "/orders/export": [],
 }
 
 
@@ -218,6 +277,13 @@ def world(acme: Tenant, alice: User, bob: User, dora: User) -> World:
             actor=alice, file=SimpleUploadedFile("客户.csv", "客户名称\n乙公司\n".encode())
         )
         imports.import_dry_run(actor=alice, job=job)
+        chair = sales.product_create(
+            actor=alice, code="CH-1", name="办公椅", unit_price=Decimal("100")
+        )
+        # The person's, so that the organisation stays "potential" for the state operation.
+        sold = [sales.LineIn(chair, Decimal(2))]
+        order = sales.order_create(actor=alice, party=person, lines=sold, status="confirmed")
+        draft = sales.order_create(actor=alice, party=person, lines=sold)
     return {
         "import": job.pk,
         "party": party.pk,
@@ -233,6 +299,9 @@ def world(acme: Tenant, alice: User, bob: User, dora: User) -> World:
         "task": task.pk,
         "team": team.pk,
         "token": token.pk,
+        "product": chair.pk,
+        "order": order.pk,
+        "draft": draft.pk,
         "alice": alice.pk,
         "bob": bob.pk,
     }
@@ -276,6 +345,10 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
             Interaction,
             InteractionParty,
             Invitation,
+            Order,
+            OrderLine,
+            ProductCategory,
+            IdempotencyRecord,
             PartyLink,
             PartyRole,
             PartyTag,
@@ -304,6 +377,10 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
                     "pk", "status", "mapping", "options", "started_at"
                 )
             ),
+            "products": list(
+                Product.objects.order_by("pk").values_list("pk", "unit_price", "is_active")
+            ),
+            "orders": list(Order.objects.order_by("pk").values_list("pk", "status", "note")),
         }
 
 
@@ -361,7 +438,7 @@ def test_an_outsider_gets_404_and_changes_nothing(
 ) -> None:
     client = api_client(charlie)
     before = snapshot(acme)
-    assert_problem(call(client, op, world), 404)
+    assert_problem(call(client, op, world), op.outsider)
     assert snapshot(acme) == before
 
 
@@ -424,6 +501,9 @@ def _template(path: str) -> str:
         "team": "team_id",
         "token": "token_id",
         "import": "import_id",
+        "product": "product_id",
+        "order": "order_id",
+        "draft": "order_id",
         "alice": "user_id",
         "bob": "user_id",
     }

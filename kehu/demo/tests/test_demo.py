@@ -30,6 +30,7 @@ from kehu.parties.models import (
     StateChange,
 )
 from kehu.parties.search import keys_for, matching_party_ids
+from kehu.sales.models import Order
 from kehu.tenancy.models import Role, Tenant, User
 
 NOW = datetime.datetime(2025, 6, 2, 3, 0, tzinfo=datetime.UTC)
@@ -119,7 +120,11 @@ def test_parties_hold_what_the_services_would_write(firm: Tenant) -> None:
 
 def test_every_row_belongs_to_the_tenant(firm: Tenant) -> None:
     for model in apps.get_models():
-        if issubclass(model, TenantOwned) and model._meta.app_label in {"parties", "activities"}:
+        if issubclass(model, TenantOwned) and model._meta.app_label in {
+            "parties",
+            "activities",
+            "sales",
+        }:
             assert not model.all_tenants.exclude(tenant=firm).exists(), model
 
 
@@ -189,16 +194,18 @@ def test_every_salesperson_has_tasks_today(firm: Tenant) -> None:
 
 def test_load_demo_creates_the_firm_once(db: None) -> None:
     out = io.StringIO()
-    call_command("load_demo", parties=60, interactions=100, stdout=out)
+    call_command("load_demo", parties=60, interactions=100, orders=300, stdout=out)
     tenant = Tenant.objects.get(slug=DEMO_SLUG)
     with tenant_scope(tenant.pk):
         counts = (Party.objects.count(), Interaction.objects.count(), User.objects.count())
-    assert counts == (60, 100, 10)
+        orders = Order.objects.count()
+    assert counts == (60, 100, 10) and orders > 0
     assert "admin" in out.getvalue() and "kehu-demo-2024" in out.getvalue()
 
     again = io.StringIO()
-    call_command("load_demo", parties=60, interactions=100, stdout=again)
+    call_command("load_demo", parties=60, interactions=100, orders=300, stdout=again)
     with tenant_scope(tenant.pk):
         assert (Party.objects.count(), Interaction.objects.count(), User.objects.count()) == counts
+        assert Order.objects.count() == orders
     assert "sales1" in again.getvalue()
     assert Tenant.objects.filter(slug=DEMO_SLUG).count() == 1

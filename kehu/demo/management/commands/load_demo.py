@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from kehu.demo.generator import (
     DEMO_INTERACTIONS,
+    DEMO_ORDERS,
     DEMO_PARTIES,
     DEMO_PASSWORD,
     DEMO_SEED,
@@ -27,6 +28,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--parties", type=int, default=DEMO_PARTIES)
         parser.add_argument("--interactions", type=int, default=DEMO_INTERACTIONS)
+        parser.add_argument("--orders", type=int, default=DEMO_ORDERS)
         parser.add_argument("--seed", type=int, default=DEMO_SEED)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -35,6 +37,7 @@ class Command(BaseCommand):
             tenant, report = demo_load(
                 parties=options["parties"],
                 interactions=options["interactions"],
+                orders=options["orders"],
                 seed=options["seed"],
                 progress=self._progress if options["verbosity"] > 1 else None,
             )
