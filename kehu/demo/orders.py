@@ -23,9 +23,9 @@ from random import Random
 from django.utils import timezone
 
 from kehu.core.audit import diff
+from kehu.core.bulk import BulkWriter, Row
 from kehu.core.models import AuditEntry
 from kehu.demo.factory import DAY, YEAR, PartyFactory, Weighted, below
-from kehu.core.bulk import BulkWriter, Row
 from kehu.parties.models import RelationshipState, StateChange
 from kehu.sales.models import (
     Currency,
