@@ -39,6 +39,10 @@ def test_create_organisation_and_person_log_a_visit_see_it_on_both_timelines(
 
     page.goto(reverse("parties:detail", args=[org_id]))
     page.get_by_role("link", name="记录互动").click()
+    # htmx (a deferred script) binds the search box once the page has loaded; typing
+    # before that sends no search.
+    page.wait_for_url(f"**{reverse('activities:interaction_new')}*")
+    page.wait_for_load_state()
     page.select_option("select[name=kind]", InteractionKind.VISIT.value)
     page.fill("#party-search", "wxm")
     page.locator(f"#party-choices input[value='{person_id}']").check()
