@@ -28,7 +28,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from kehu.activities.selectors import party_timeline
+from kehu.activities.selectors import (
+    EFFORT_MONTHS,
+    last_months,
+    party_effort,
+    party_timeline,
+    total_hours,
+)
 from kehu.core.audit import audit_for
 from kehu.core.models import AuditEntry
 from kehu.core.web import is_htmx, render_page
@@ -369,7 +375,11 @@ def _detail_context(
         for name in SECTIONS
     }
     link_query = request.GET.get("link_q", "")
+    since, until = last_months(EFFORT_MONTHS)
+    effort = party_effort([party.pk], since=since, until=until).get(party.pk, [])
     return {
+        "effort": effort,
+        "effort_hours": total_hours(effort),
         "nav": "parties",
         "party": party,
         "sections": sections,

@@ -17,7 +17,7 @@ import pytest
 from django.test import Client
 
 from kehu.activities import services as activities
-from kehu.activities.models import Interaction, InteractionParty, Task
+from kehu.activities.models import Interaction, InteractionParty, ServiceTime, Task
 from kehu.core.context import tenant_scope
 from kehu.core.models import AuditEntry
 from kehu.core.tests.test_api_problems import (
@@ -121,6 +121,12 @@ OPS = [
     Op("GET", "/tasks/{task}", None, "read", 200),
     Op("PATCH", "/tasks/{task}", {"title": "再报价"}, "write", 200),
     Op("POST", "/tasks/{task}/status", {"status": "done"}, "write", 200),
+    Op("GET", "/service-times?party={party}", None, "read", 200),
+    Op("POST", "/service-times", {"party": "{party}", "minutes": 30}, "write", 201),
+    Op("GET", "/service-times/{service_time}", None, "read", 200),
+    Op("PATCH", "/service-times/{service_time}", {"minutes": 45}, "write", 200),
+    Op("DELETE", "/service-times/{service_time}", None, "write", 204),
+    Op("GET", "/parties/{party}/effort", None, "read", 200),
     Op("GET", "/users/{alice}", None, "member", 200),
     Op("PATCH", "/users/{bob}", {"display_name": "小鲍"}, "admin", 200),
     Op("PATCH", "/teams/{team}", {"name": "华北"}, "admin", 200),
@@ -137,6 +143,7 @@ UNNAMED = [
     Op("GET", "/interactions", None, "member", 200),
     Op("GET", "/tasks", None, "member", 200),
     Op("GET", "/tasks/today", None, "member", 200),
+    Op("GET", "/service-times", None, "member", 200),
     Op("GET", "/me", None, "member", 200),
     Op("GET", "/users", None, "member", 200),
     Op("POST", "/invitations", {"email": "new@example.cn"}, "admin", 201),
@@ -163,6 +170,7 @@ OUTSIDER_LISTS = {
     "/interactions": [],
     "/tasks": [],
     "/tasks/today": [],
+    "/service-times": [],
     "/teams": [],
     "/users": ["charlie"],
     "/tokens": ["tests"],
@@ -195,6 +203,7 @@ def world(acme: Tenant, alice: User, bob: User, dora: User) -> World:
         task = activities.task_create(
             actor=alice, title="跟进", due_date=datetime.date(2030, 1, 1), party=party
         )
+        service_time = activities.service_time_log(actor=alice, party=party, minutes=90)
         team = tenancy.team_create(actor=alice, name="华南")
         tenancy.team_member_add(actor=alice, team=team, user=alice)
         token, _raw = tenancy.api_token_create(actor=alice, name="alice 的脚本")
@@ -210,6 +219,7 @@ def world(acme: Tenant, alice: User, bob: User, dora: User) -> World:
         "link": link.pk,
         "member": member.pk,
         "task": task.pk,
+        "service_time": service_time.pk,
         "team": team.pk,
         "token": token.pk,
         "alice": alice.pk,
@@ -252,6 +262,7 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
             PartyRole,
             PartyTag,
             Preference,
+            ServiceTime,
             StateChange,
             Task,
             Team,
@@ -387,6 +398,7 @@ def _template(path: str) -> str:
         "link": "link_id",
         "member": "member_id",
         "task": "task_id",
+        "service_time": "entry_id",
         "team": "team_id",
         "token": "token_id",
         "alice": "user_id",
