@@ -16,6 +16,7 @@ from ninja.renderers import JSONRenderer
 from kehu.activities.api import router as activities_router
 from kehu.core import problems
 from kehu.parties.api import router as parties_router
+from kehu.pool.api import router as pool_router
 from kehu.tenancy.api import router as tenancy_router
 from kehu.tenancy.api_auth import SessionAuth, TokenAuth, tenant_scoped
 
@@ -70,6 +71,7 @@ api.add_decorator(tenant_scoped, mode="view")
 problems.install(api)
 api.add_router("", parties_router)
 api.add_router("", activities_router)
+api.add_router("", pool_router)
 api.add_router("", tenancy_router)
 
 # Last: any other path under /api/v1/ is a 404 problem too, not Django's HTML page.

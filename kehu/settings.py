@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "kehu.tenancy",
     "kehu.parties",
     "kehu.activities",
+    "kehu.pool",
     "kehu.demo",
 ]
 

@@ -11,5 +11,6 @@ urlpatterns = [
     path("", include("kehu.tenancy.urls")),
     path("customers/", include("kehu.parties.urls")),
     path("", include("kehu.activities.urls")),
+    path("", include("kehu.pool.urls")),
     path("api/v1/", api.urls),
 ]

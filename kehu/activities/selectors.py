@@ -20,7 +20,7 @@ from kehu.activities.models import (
     TaskStatus,
 )
 from kehu.core.models import AuditEntry
-from kehu.parties.models import Party, StateChange
+from kehu.parties.models import OwnershipChange, Party, StateChange
 from kehu.parties.selectors import parties_visible_to
 from kehu.tenancy.models import User, Visibility
 
@@ -30,7 +30,7 @@ class TimelineItem:
     """One event on a party's timeline: an interaction, a state change, a task, a record event."""
 
     at: datetime.datetime
-    kind: str  # "interaction" | "state" | "task" | "service_time" | "created"
+    kind: str  # "interaction" | "state" | "task" | "service_time" | "ownership" | "created"
     obj: object
 
 
@@ -48,6 +48,12 @@ def party_timeline(party: Party, *, limit: int = 50) -> list[TimelineItem]:
     ]
     tasks = Task.objects.filter(party=party).select_related("assignee").order_by("-created_at")
     items += [TimelineItem(t.completed_at or t.created_at, "task", t) for t in tasks[:limit]]
+    owners = OwnershipChange.objects.filter(party=party).select_related(
+        "from_owner", "to_owner", "changed_by"
+    )
+    items += [
+        TimelineItem(o.changed_at, "ownership", o) for o in owners.order_by("-changed_at")[:limit]
+    ]
     times = ServiceTime.objects.filter(party=party).select_related("user")
     items += [
         TimelineItem(_noon(e.worked_on), "service_time", e)

@@ -19,6 +19,7 @@ from kehu.activities.models import (
 from kehu.core.audit import audit_write, diff, snapshot
 from kehu.core.models import AuditEntry
 from kehu.parties.models import Party
+from kehu.parties.services import party_touch
 from kehu.tenancy.models import User
 
 INTERACTION_FIELDS = ("kind", "subject", "body", "occurred_at", "duration_minutes")
@@ -67,6 +68,7 @@ def interaction_log(
         audit_write(
             actor_id=actor.pk, action=Action.CREATE, obj=interaction, changes=changes, root=party
         )
+    party_touch(actor=actor, party_ids=unique)
     return interaction
 
 
@@ -154,6 +156,8 @@ def task_set_status(
         task.full_clean(exclude=["tenant", "assignee", "party", "created_by"])
     task.save(update_fields=["status", "completed_at", "time_spent_minutes"])
     _audit_task(actor, task, Action.UPDATE, diff(before, snapshot(task, TASK_FIELDS)))
+    if status == TaskStatus.DONE and task.party_id:
+        party_touch(actor=actor, party_ids=[task.party_id])
     return task
 
 
@@ -190,6 +194,7 @@ def service_time_log(
         created_by=actor,
     )
     _save_service_time(entry)
+    party_touch(actor=actor, party_ids=[party.pk])
     audit_write(
         actor_id=actor.pk,
         action=Action.CREATE,

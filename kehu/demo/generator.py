@@ -45,6 +45,7 @@ from kehu.activities.models import (
 from kehu.core.context import tenant_scope
 from kehu.core.models import AuditEntry
 from kehu.demo import data
+from kehu.demo.effort import add_effort_and_pool
 from kehu.demo.factory import (
     DAY,
     INTERACTION_KINDS,
@@ -553,6 +554,8 @@ def generate(
             with transaction.atomic(using=using):
                 talk.write(first, count, interactions)
             tick("interactions", first + count, interactions)
+        with transaction.atomic(using=using):
+            add_effort_and_pool(writer, factory, party_rows.ids, seed)
     return GenerateReport(users, writer.rows, time.perf_counter() - began)
 
 

@@ -56,6 +56,7 @@ from kehu.parties.forms import (
 )
 from kehu.parties.models import Party, PartyKind, PartyLink, PartyTag, Tag
 from kehu.parties.selectors import COUNT_CAP, PartyFilters, capped_count, get_party_for_user
+from kehu.pool.forms import AssignForm, ReleaseForm
 from kehu.tenancy.models import User
 from kehu.tenancy.views import MemberRequest, member_required, require, submit
 
@@ -144,7 +145,7 @@ def deleted_list(request: MemberRequest) -> HttpResponse:
     parties = (
         selectors.parties_visible_to(request.user, include_deleted=True)
         .filter(deleted_at__isnull=False)
-        .select_related("owner")
+        .select_related("owner", "pool_previous_owner")
         .order_by("-deleted_at", "-id")
     )
     page = paginate(parties, page_number(request), capped_count(parties, COUNT_CAP))
@@ -390,6 +391,10 @@ def _detail_context(
         "picked": _picker_results(request, party, link_query),
         "can_write": request.user.can_write,
         "can_manage": request.user.can_manage,
+        # The pool's controls: claim it (anyone who writes) or assign it (managers) while
+        # it is in the pool; return it to the pool (managers) while it is not.
+        "assign_form": AssignForm(auto_id="id_assign_%s") if party.in_pool else None,
+        "release_form": ReleaseForm(auto_id="id_release_%s"),
     }
 
 
@@ -480,6 +485,7 @@ PART_LABELS = {
     "parties.accountteammember": gettext_lazy("客户团队"),
     "parties.preference": gettext_lazy("偏好"),
     "parties.importantdate": gettext_lazy("重要日期"),
+    "parties.ownershipchange": gettext_lazy("负责人变更"),
 }
 # Labels for logged values the models leave unnamed, or that are not model fields.
 FIELD_LABELS = {

@@ -30,6 +30,7 @@ from kehu.parties.models import (
     Address,
     ContactPoint,
     ImportantDate,
+    OwnershipChange,
     Party,
     PartyLink,
     PartyRole,
@@ -37,6 +38,8 @@ from kehu.parties.models import (
     Preference,
     StateChange,
 )
+from kehu.pool import services as pool
+from kehu.pool.models import PoolSettings
 from kehu.tenancy import services as tenancy
 from kehu.tenancy.models import ApiToken, Invitation, Team, TeamMembership, Tenant, User
 
@@ -127,6 +130,10 @@ OPS = [
     Op("PATCH", "/service-times/{service_time}", {"minutes": 45}, "write", 200),
     Op("DELETE", "/service-times/{service_time}", None, "write", 204),
     Op("GET", "/parties/{party}/effort", None, "read", 200),
+    Op("POST", "/parties/{pooled}/claim", None, "pool", 200),
+    Op("POST", "/parties/{pooled}/assign", {"owner": "{alice}"}, "pool_manage", 200),
+    Op("POST", "/parties/{party}/release", {"reason": "久未跟进"}, "manage", 200),
+    Op("GET", "/parties/{party}/ownership-changes", None, "read", 200),
     Op("GET", "/users/{alice}", None, "member", 200),
     Op("PATCH", "/users/{bob}", {"display_name": "小鲍"}, "admin", 200),
     Op("PATCH", "/teams/{team}", {"name": "华北"}, "admin", 200),
@@ -144,6 +151,9 @@ UNNAMED = [
     Op("GET", "/tasks", None, "member", 200),
     Op("GET", "/tasks/today", None, "member", 200),
     Op("GET", "/service-times", None, "member", 200),
+    Op("GET", "/pool/settings", None, "member", 200),
+    Op("PATCH", "/pool/settings", {"idle_days": 45}, "admin", 200),
+    Op("POST", "/pool/sweep", None, "admin", 200),
     Op("GET", "/me", None, "member", 200),
     Op("GET", "/users", None, "member", 200),
     Op("POST", "/invitations", {"email": "new@example.cn"}, "admin", 201),
@@ -155,9 +165,17 @@ UNNAMED = [
 
 # What Bob (sales, own records only) and Dora (read-only, sees all) get on Alice's world;
 # "ok" is the operation's own success status.
+# A party in the customer pool is every member's to see and claim ("pool"); only a
+# manager assigns it ("pool_manage").
 REFUSALS: dict[str, dict[str, int | str]] = {
-    "bob": {"member": "ok", "read": 404, "write": 404, "manage": 404, "admin": 403, "own": 404},
-    "dora": {"member": "ok", "read": "ok", "write": 403, "manage": 403, "admin": 403, "own": 404},
+    "bob": {
+        **{"member": "ok", "read": 404, "write": 404, "manage": 404, "admin": 403, "own": 404},
+        **{"pool": "ok", "pool_manage": 403},
+    },
+    "dora": {
+        **{"member": "ok", "read": "ok", "write": 403, "manage": 403, "admin": 403, "own": 404},
+        **{"pool": 403, "pool_manage": 403},
+    },
 }
 # On operations that name no record, Bob writes his own records; Dora may not write.
 REFUSALS_UNNAMED: dict[str, dict[str, int | str]] = {
@@ -204,11 +222,15 @@ def world(acme: Tenant, alice: User, bob: User, dora: User) -> World:
             actor=alice, title="跟进", due_date=datetime.date(2030, 1, 1), party=party
         )
         service_time = activities.service_time_log(actor=alice, party=party, minutes=90)
+        pool.pool_settings_update(actor=alice, enabled=True)
+        pooled = parties.party_create(actor=alice, kind="organisation", name="公海公司")
+        pool.pool_release(actor=alice, party=pooled, reason="久未跟进")
         team = tenancy.team_create(actor=alice, name="华南")
         tenancy.team_member_add(actor=alice, team=team, user=alice)
         token, _raw = tenancy.api_token_create(actor=alice, name="alice 的脚本")
     return {
         "party": party.pk,
+        "pooled": pooled.pk,
         "person": person.pk,
         "deleted": deleted.pk,
         "contact": contact.pk,
@@ -258,6 +280,7 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
             Interaction,
             InteractionParty,
             Invitation,
+            OwnershipChange,
             PartyLink,
             PartyRole,
             PartyTag,
@@ -273,9 +296,10 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
             **counts,
             "parties": list(
                 Party.with_deleted.order_by("pk").values_list(
-                    "pk", "name", "industry", "relationship_state", "deleted_at"
+                    "pk", "name", "industry", "relationship_state", "deleted_at", "owner_id"
                 )
             ),
+            "pool": list(PoolSettings.objects.values_list("idle_days", "last_swept_at")),
             "users": list(
                 User.objects.order_by("pk").values_list("pk", "display_name", "role", "is_active")
             ),
@@ -389,6 +413,7 @@ def _template(path: str) -> str:
     """/parties/{party}/tags/{tag}?x=1 → /parties/{party_id}/tags/{tag_id} (the schema's)."""
     names = {
         "party": "party_id",
+        "pooled": "party_id",
         "deleted": "party_id",
         "contact": "contact_id",
         "address": "address_id",

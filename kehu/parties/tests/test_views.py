@@ -509,8 +509,9 @@ def test_detail_query_count_is_pinned(
     # session, user, party, tenant; eight sections (roles, tags, contacts, addresses, links,
     # team, preferences, dates); the role form's free roles, tag suggestions, team staff;
     # the hours of the last year (interactions, tasks, service time: one GROUP BY each);
-    # the timeline's interactions, state changes, tasks, service time and creation.
-    with django_assert_num_queries(23):
+    # the timeline's interactions, state changes, tasks, ownership changes, service time
+    # and creation.
+    with django_assert_num_queries(24):
         response = client.get(url("detail", org.pk))
     assert text(response).count("偏好") >= 5
 
