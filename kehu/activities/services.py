@@ -161,6 +161,18 @@ def task_set_status(
     return task
 
 
+@transaction.atomic
+def task_hand_over(*, actor: User, task: Task, receiver: User, note: str) -> Task:
+    """Give an open task to `receiver`, with the handover note in its history."""
+    _check_assignee(receiver)
+    before = snapshot(task, TASK_FIELDS)
+    task.assignee = receiver
+    task.save(update_fields=["assignee"])
+    changes = {**diff(before, snapshot(task, TASK_FIELDS)), "handover_note": [None, note]}
+    _audit_task(actor, task, Action.UPDATE, changes)
+    return task
+
+
 # Service time: work for a party that is neither an interaction nor a task.
 
 

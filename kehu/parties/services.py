@@ -468,3 +468,52 @@ def account_team_add(*, actor: User, party: Party, user: User, role: str) -> Acc
 @transaction.atomic
 def account_team_remove(*, actor: User, party: Party, member: AccountTeamMember) -> None:
     _remove_part(actor, party, member, ("user", "role"))
+
+
+# Handover (kehu/tenancy/handover.py): a leaving colleague's records move with a note.
+
+
+@transaction.atomic
+def party_hand_over(*, actor: User, party: Party, receiver: User, note: str) -> Party:
+    """Give the party to `receiver`. A party in the pool stays there, held by them."""
+    _check_owner(receiver)
+    previous = party.owner_id
+    party.owner = receiver
+    party.owner_touched_at = timezone.now()
+    party.save(update_fields=["owner", "owner_touched_at", "updated_at"])
+    ownership_record(
+        actor=actor, party=party, from_owner_id=previous, kind=OwnershipKind.HANDOVER, note=note
+    )
+    return party
+
+
+@transaction.atomic
+def account_team_hand_over(
+    *, actor: User, member: AccountTeamMember, receiver: User, note: str
+) -> None:
+    """Put `receiver` in the colleague's place on a party's account team (or just remove
+    the colleague, where the receiver owns the party or is on its team already)."""
+    party = member.party
+    fields = ("user", "role")
+    taken = party.owner_id == receiver.pk or party.account_team.filter(user=receiver).exists()
+    audit_write(
+        actor_id=actor.pk,
+        action=Action.DELETE,
+        obj=member,
+        changes={**diff(snapshot(member, fields), {}), "handover_note": [None, note]},
+        root=party,
+    )
+    role = member.role
+    member.delete()
+    if taken:
+        return
+    new = AccountTeamMember.objects.create(
+        tenant_id=party.tenant_id, party=party, user=receiver, role=role
+    )
+    audit_write(
+        actor_id=actor.pk,
+        action=Action.CREATE,
+        obj=new,
+        changes={**diff({}, snapshot(new, fields)), "handover_note": [None, note]},
+        root=party,
+    )

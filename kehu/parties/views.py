@@ -494,6 +494,7 @@ FIELD_LABELS = {
     "to_party": gettext_lazy("关系对象"),
     "user": gettext_lazy("员工"),
     "tag": gettext_lazy("标签"),
+    "handover_note": gettext_lazy("交接说明"),
 }
 # Parts whose own name says nothing a reader can use ("PartyTag object (3)").
 UNNAMED_PARTS = frozenset({"parties.partytag", "parties.partylink", "parties.accountteammember"})

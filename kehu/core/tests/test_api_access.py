@@ -135,6 +135,14 @@ OPS = [
     Op("POST", "/parties/{party}/release", {"reason": "久未跟进"}, "manage", 200),
     Op("GET", "/parties/{party}/ownership-changes", None, "read", 200),
     Op("GET", "/users/{alice}", None, "member", 200),
+    Op("GET", "/users/{bob}/holdings", None, "staff_manage", 200),
+    Op(
+        "POST",
+        "/users/{bob}/handover",
+        {"receivers": ["{alice}"], "note": "调岗"},
+        "staff_manage",
+        200,
+    ),
     Op("PATCH", "/users/{bob}", {"display_name": "小鲍"}, "admin", 200),
     Op("PATCH", "/teams/{team}", {"name": "华北"}, "admin", 200),
     Op("DELETE", "/teams/{team}", None, "admin", 204),
@@ -166,15 +174,16 @@ UNNAMED = [
 # What Bob (sales, own records only) and Dora (read-only, sees all) get on Alice's world;
 # "ok" is the operation's own success status.
 # A party in the customer pool is every member's to see and claim ("pool"); only a
-# manager assigns it ("pool_manage").
+# manager assigns it ("pool_manage"). Colleagues are every member's to see, but only a
+# manager sees what they hold or hands it over ("staff_manage").
 REFUSALS: dict[str, dict[str, int | str]] = {
     "bob": {
         **{"member": "ok", "read": 404, "write": 404, "manage": 404, "admin": 403, "own": 404},
-        **{"pool": "ok", "pool_manage": 403},
+        **{"pool": "ok", "pool_manage": 403, "staff_manage": 403},
     },
     "dora": {
         **{"member": "ok", "read": "ok", "write": 403, "manage": 403, "admin": 403, "own": 404},
-        **{"pool": 403, "pool_manage": 403},
+        **{"pool": 403, "pool_manage": 403, "staff_manage": 403},
     },
 }
 # On operations that name no record, Bob writes his own records; Dora may not write.
@@ -225,6 +234,9 @@ def world(acme: Tenant, alice: User, bob: User, dora: User) -> World:
         pool.pool_settings_update(actor=alice, enabled=True)
         pooled = parties.party_create(actor=alice, kind="organisation", name="公海公司")
         pool.pool_release(actor=alice, party=pooled, reason="久未跟进")
+        activities.task_create(
+            actor=alice, title="鲍的事", due_date=datetime.date(2030, 1, 1), assignee=bob
+        )
         team = tenancy.team_create(actor=alice, name="华南")
         tenancy.team_member_add(actor=alice, team=team, user=alice)
         token, _raw = tenancy.api_token_create(actor=alice, name="alice 的脚本")
