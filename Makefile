@@ -22,6 +22,7 @@ run: $(STAMP)
 	mkdir -p var
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py load_demo
+	DEBUG=1 $(PY) manage.py pool_sweep --schedule
 	@# The task worker runs beside the server and stops with it.
 	DEBUG=1 $(PY) manage.py db_worker --interval 2 & \
 	  trap 'kill $$! 2>/dev/null' EXIT INT TERM; \

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "kehu.activities",
     "kehu.sales",
     "kehu.dataio",
+    "kehu.pool",
     "kehu.demo",
 ]
 

@@ -13,5 +13,6 @@ urlpatterns = [
     path("imports/", include("kehu.dataio.urls")),
     path("", include("kehu.activities.urls")),
     path("", include("kehu.sales.urls")),
+    path("", include("kehu.pool.urls")),
     path("api/v1/", api.urls),
 ]

@@ -11,11 +11,17 @@ from django.http import HttpRequest
 from ninja import Query, Router
 
 from kehu.activities import services
-from kehu.activities.models import Interaction, InteractionParty, Task
+from kehu.activities.models import Interaction, InteractionParty, ServiceTime, Task
 from kehu.activities.schemas import (
+    EffortOut,
+    EffortQuery,
     InteractionIn,
     InteractionOut,
     InteractionQuery,
+    ServiceTimeIn,
+    ServiceTimeOut,
+    ServiceTimePatch,
+    ServiceTimeQuery,
     TaskIn,
     TaskOut,
     TaskPatch,
@@ -26,16 +32,20 @@ from kehu.activities.schemas import (
 )
 from kehu.activities.selectors import (
     TimelineItem,
+    get_service_time_for_user,
     get_task_for_user,
     interactions_visible_to,
+    last_months,
+    party_effort,
     party_timeline,
+    service_times_visible_to,
     tasks_due,
     tasks_visible_to,
 )
 from kehu.core.pagination import Page, PageParams, page_of
 from kehu.parties.selectors import capped_count, get_party_for_user
 from kehu.tenancy.api import staff_ref
-from kehu.tenancy.api_auth import api_user, require_write
+from kehu.tenancy.api_auth import api_user, require_manage, require_write
 
 router = Router()
 
@@ -45,6 +55,8 @@ TIMELINE_SLOTS = {
     "state": "state_change",
     "task": "task",
     "order": "order",
+    "service_time": "service_time",
+    "ownership": "ownership",
 }
 
 
@@ -144,7 +156,7 @@ def set_task_status(request: HttpRequest, task_id: int, payload: TaskStatusIn) -
     user = api_user(request)
     task = get_task_for_user(user, task_id)
     require_write(user)
-    return services.task_set_status(actor=user, task=task, status=payload.status)
+    return services.task_set_status(actor=user, task=task, **payload.dict())
 
 
 def _timeline_entry(item: TimelineItem) -> dict[str, Any]:
@@ -161,6 +173,80 @@ def _timeline_entry(item: TimelineItem) -> dict[str, Any]:
 def party_timeline_view(
     request: HttpRequest, party_id: int, query: Query[TimelineQuery]
 ) -> list[dict[str, Any]]:
-    """Interactions, state changes, tasks, orders and the record's creation, newest first."""
+    """Interactions, state changes, tasks, orders, service time, owner changes and the
+    record's creation, newest first."""
     party = get_party_for_user(api_user(request), party_id)
     return [_timeline_entry(item) for item in party_timeline(party, limit=query.limit)]
+
+
+# Service time and effort.
+
+
+@router.get("/service-times", response=Page[ServiceTimeOut], tags=["effort"])
+def list_service_times(request: HttpRequest, query: Query[ServiceTimeQuery]) -> dict[str, Any]:
+    """Service time on parties the caller may see (and the caller's own), newest day first."""
+    user = api_user(request)
+    entries = service_times_visible_to(user)
+    if query.party is not None:
+        entries = entries.filter(party=get_party_for_user(user, query.party))
+    if query.user is not None:
+        entries = entries.filter(user_id=query.user)
+    if query.since is not None:
+        entries = entries.filter(worked_on__gte=query.since)
+    if query.until is not None:
+        entries = entries.filter(worked_on__lte=query.until)
+    ordered = entries.select_related("party", "user").order_by("-worked_on", "-id")
+    return page_of(ordered, query, capped_count(entries))
+
+
+@router.post("/service-times", response={201: ServiceTimeOut}, tags=["effort"])
+def log_service_time(request: HttpRequest, payload: ServiceTimeIn) -> ServiceTime:
+    """Log minutes of work for a party; by the caller unless `user` names a colleague."""
+    user = api_user(request)
+    require_write(user)
+    party = get_party_for_user(user, payload.party, write=True)
+    worker = None
+    if payload.user is not None and payload.user != user.pk:
+        require_manage(user)  # only a manager logs a colleague's time
+        worker = staff_ref(payload.user, "user")
+    fields = payload.dict(exclude={"party", "user"}, exclude_none=True)
+    return services.service_time_log(actor=user, party=party, user=worker, **fields)
+
+
+@router.get("/service-times/{int:entry_id}", response=ServiceTimeOut, tags=["effort"])
+def get_service_time(request: HttpRequest, entry_id: int) -> ServiceTime:
+    return get_service_time_for_user(api_user(request), entry_id)
+
+
+@router.patch("/service-times/{int:entry_id}", response=ServiceTimeOut, tags=["effort"])
+def update_service_time(
+    request: HttpRequest, entry_id: int, payload: ServiceTimePatch
+) -> ServiceTime:
+    """Correct an entry: your own, or anyone's if you are a manager."""
+    user = api_user(request)
+    entry = get_service_time_for_user(user, entry_id, write=True)
+    return services.service_time_update(actor=user, entry=entry, **payload.dict(exclude_unset=True))
+
+
+@router.delete("/service-times/{int:entry_id}", response={204: None}, tags=["effort"])
+def delete_service_time(request: HttpRequest, entry_id: int) -> None:
+    user = api_user(request)
+    entry = get_service_time_for_user(user, entry_id, write=True)
+    services.service_time_delete(actor=user, entry=entry)
+
+
+@router.get("/parties/{int:party_id}/effort", response=EffortOut, tags=["effort"])
+def party_effort_view(
+    request: HttpRequest, party_id: int, query: Query[EffortQuery]
+) -> dict[str, Any]:
+    """Staff minutes spent on the party per month: interactions, done tasks, service time."""
+    party = get_party_for_user(api_user(request), party_id)
+    since, until = last_months(query.months)
+    months = party_effort([party.pk], since=since, until=until).get(party.pk, [])
+    return {
+        "party": party,
+        "since": since,
+        "until": until,
+        "total_minutes": sum(m.total_minutes for m in months),
+        "months": months,
+    }

@@ -7,7 +7,13 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from kehu.activities.models import InteractionKind, TaskStatus
+from kehu.activities.models import (
+    MAX_SERVICE_MINUTES,
+    MAX_TASK_MINUTES,
+    InteractionKind,
+    ServiceKind,
+    TaskStatus,
+)
 from kehu.core.forms import ShortListChoiceField
 from kehu.tenancy.forms import PageForm
 from kehu.tenancy.models import User
@@ -81,4 +87,35 @@ class TaskForm(PageForm):
 
 class TaskStatusForm(forms.Form):
     status = forms.ChoiceField(choices=TaskStatus.choices)
+    time_spent_minutes = forms.IntegerField(
+        label=_("用时（分钟）"), min_value=0, max_value=MAX_TASK_MINUTES, required=False
+    )
     next = forms.CharField(required=False)
+
+
+class ServiceTimeForm(PageForm):
+    """Minutes of work for a party on one day."""
+
+    worked_on = forms.DateField(
+        label=_("日期"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    minutes = forms.IntegerField(
+        label=_("时长（分钟）"),
+        min_value=1,
+        max_value=MAX_SERVICE_MINUTES,
+        help_text=_("一条记录最多 24 小时（1440 分钟）。"),
+    )
+    kind = forms.ChoiceField(
+        label=_("工作类型"), choices=ServiceKind.choices, initial=ServiceKind.SERVICE
+    )
+    note = forms.CharField(
+        label=_("说明"), max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    next = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["worked_on"].initial = timezone.localdate()
+
+    def entry_fields(self) -> dict[str, Any]:
+        return {k: v for k, v in self.cleaned_data.items() if k != "next"}

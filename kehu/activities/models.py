@@ -1,7 +1,9 @@
-"""Interactions with parties (calls, visits, meetings…) and staff tasks."""
+"""Interactions with parties (calls, visits, meetings…), staff tasks, and service time."""
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from kehu.core.models import TenantOwned
@@ -34,6 +36,12 @@ class Interaction(TenantOwned):
     class Meta:
         verbose_name = _("互动")
         verbose_name_plural = _("互动")
+        # A colleague's own effort per month (selectors.staff_effort).
+        indexes = [
+            models.Index(
+                fields=["tenant", "created_by", "occurred_at"], name="interaction_author_idx"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.subject
@@ -55,6 +63,12 @@ class InteractionParty(TenantOwned):
         indexes = [
             models.Index(fields=["tenant", "party", "-occurred_at"], name="interaction_party_idx")
         ]
+
+
+# Upper bounds that catch a typo (hours typed as minutes twice over) without refusing
+# real work: a task may take a week of someone's time, one day's log at most a day.
+MAX_TASK_MINUTES = 7 * 24 * 60
+MAX_SERVICE_MINUTES = 24 * 60
 
 
 class TaskStatus(models.TextChoices):
@@ -85,6 +99,13 @@ class Task(TenantOwned):
         _("状态"), max_length=10, choices=TaskStatus.choices, default=TaskStatus.OPEN
     )
     completed_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    # Counted as effort in the month the task was done (see selectors.party_effort).
+    time_spent_minutes = models.PositiveIntegerField(
+        _("用时（分钟）"),
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(MAX_TASK_MINUTES)],
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -98,7 +119,68 @@ class Task(TenantOwned):
                 fields=["tenant", "assignee", "status", "due_date"], name="task_assignee_idx"
             ),
             models.Index(fields=["tenant", "party", "due_date"], name="task_party_idx"),
+            models.Index(fields=["tenant", "party", "completed_at"], name="task_party_done_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(time_spent_minutes__lte=MAX_TASK_MINUTES),
+                name="task_time_spent_sane",
+            )
         ]
 
     def __str__(self) -> str:
         return self.title
+
+
+class ServiceKind(models.TextChoices):
+    SERVICE = "service", _("客户服务")
+    SALES = "sales", _("销售跟进")
+    SUPPORT = "support", _("技术支持")
+    IMPLEMENTATION = "implementation", _("实施交付")
+    TRAINING = "training", _("培训")
+    OTHER = "other", _("其他")
+
+
+class ServiceTime(TenantOwned):
+    """Minutes a member of staff worked for a party on one day (the staff side of 人效)."""
+
+    party = models.ForeignKey(
+        "parties.Party", on_delete=models.CASCADE, related_name="service_times"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="service_times",
+        verbose_name=_("员工"),
+    )
+    worked_on = models.DateField(_("日期"))
+    minutes = models.PositiveIntegerField(
+        _("时长（分钟）"),
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_SERVICE_MINUTES)],
+    )
+    kind = models.CharField(
+        _("工作类型"), max_length=16, choices=ServiceKind.choices, default=ServiceKind.SERVICE
+    )
+    note = models.CharField(_("说明"), max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("服务工时")
+        verbose_name_plural = _("服务工时")
+        indexes = [
+            models.Index(fields=["tenant", "party", "worked_on"], name="service_time_party_idx"),
+            models.Index(fields=["tenant", "user", "worked_on"], name="service_time_user_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(minutes__gt=0, minutes__lte=MAX_SERVICE_MINUTES),
+                name="service_time_minutes_sane",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.minutes}"

@@ -7,9 +7,17 @@ from django.utils import timezone
 from ninja import Field, Schema
 from pydantic import field_validator
 
-from kehu.activities.models import Interaction, InteractionKind, TaskStatus
+from kehu.activities.models import (
+    MAX_SERVICE_MINUTES,
+    MAX_TASK_MINUTES,
+    Interaction,
+    InteractionKind,
+    ServiceKind,
+    TaskStatus,
+)
 from kehu.core.pagination import MAX_LIMIT, PageParams
 from kehu.parties.schemas import PartyRef, StateChangeOut
+from kehu.pool.schemas import OwnershipChangeOut
 from kehu.sales.schemas import OrderBrief
 from kehu.tenancy.schemas import InSchema, PatchSchema, UserRef
 
@@ -69,10 +77,16 @@ class TaskPatch(PatchSchema):
     note: str | None = Field(None, max_length=5000)
     due_date: datetime.date | None = None
     assignee: int | None = Field(None, description="执行人员工编号")
+    time_spent_minutes: int | None = Field(
+        None, ge=0, le=MAX_TASK_MINUTES, description="用时（分钟）；任务完成后计入工时"
+    )
 
 
 class TaskStatusIn(InSchema):
     status: TaskStatus
+    time_spent_minutes: int | None = Field(
+        None, ge=0, le=MAX_TASK_MINUTES, description="用时（分钟），可在完成时填写"
+    )
 
 
 class TaskBrief(Schema):
@@ -82,6 +96,7 @@ class TaskBrief(Schema):
     due_date: datetime.date
     status: TaskStatus
     completed_at: datetime.datetime | None
+    time_spent_minutes: int | None
     assignee: UserRef
     created_at: datetime.datetime
 
@@ -97,17 +112,79 @@ class TaskQuery(PageParams):
     party: int | None = Field(None, description="相关客户编号")
 
 
+class ServiceTimeIn(InSchema):
+    party: int = Field(description="客户编号")
+    minutes: int = Field(ge=1, le=MAX_SERVICE_MINUTES, description="时长（分钟），1–1440")
+    worked_on: datetime.date | None = Field(None, description="日期；默认为今天")
+    kind: ServiceKind = ServiceKind.SERVICE
+    note: str = Field("", max_length=500)
+    user: int | None = Field(None, description="员工编号；默认为自己")
+
+
+class ServiceTimePatch(PatchSchema):
+    minutes: int | None = Field(None, ge=1, le=MAX_SERVICE_MINUTES)
+    worked_on: datetime.date | None = None
+    kind: ServiceKind | None = None
+    note: str | None = Field(None, max_length=500)
+
+
+class ServiceTimeBrief(Schema):
+    id: int
+    worked_on: datetime.date
+    minutes: int
+    kind: ServiceKind
+    note: str
+    user: UserRef
+    created_at: datetime.datetime
+
+
+class ServiceTimeOut(ServiceTimeBrief):
+    party: PartyRef
+
+
+class ServiceTimeQuery(PageParams):
+    party: int | None = Field(None, description="客户编号")
+    user: int | None = Field(None, description="员工编号")
+    since: datetime.date | None = Field(None, description="不早于这一天")
+    until: datetime.date | None = Field(None, description="不晚于这一天")
+
+
+class EffortMonthOut(Schema):
+    month: datetime.date = Field(description="月份的第一天")
+    interaction_minutes: int
+    task_minutes: int
+    service_minutes: int
+    total_minutes: int
+
+
+class EffortOut(Schema):
+    """Staff minutes spent on one party per month (the staff side of 人效)."""
+
+    party: PartyRef
+    since: datetime.date
+    until: datetime.date = Field(description="不含这一天")
+    total_minutes: int
+    months: list[EffortMonthOut]
+
+
+class EffortQuery(Schema):
+    months: int = Field(12, ge=1, le=60, description="最近几个月（含本月）")
+
+
 class TimelineQuery(Schema):
     limit: int = Field(50, ge=1, le=MAX_LIMIT)
 
 
 class TimelineItemOut(Schema):
-    """One event; exactly one of interaction / state_change / task / order / created is set."""
+    """One event; exactly one of interaction / state_change / task / order / service_time /
+    ownership / created is set."""
 
     at: datetime.datetime
-    kind: Literal["interaction", "state", "task", "order", "created"]
+    kind: Literal["interaction", "state", "task", "order", "service_time", "ownership", "created"]
     interaction: InteractionBrief | None = None
     state_change: StateChangeOut | None = None
     task: TaskBrief | None = None
     order: OrderBrief | None = None
+    service_time: ServiceTimeBrief | None = None
+    ownership: OwnershipChangeOut | None = None
     created_by: UserRef | None = None

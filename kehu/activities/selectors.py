@@ -1,15 +1,26 @@
 """Reads of interactions and tasks, and the timeline of a party."""
 
 import datetime
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.core.exceptions import PermissionDenied
+from django.db.models import DateTimeField, Q, QuerySet, Sum
+from django.db.models.functions import TruncMonth
 from django.http import Http404
 from django.utils import timezone
 
-from kehu.activities.models import Interaction, InteractionParty, Task, TaskStatus
+from kehu.activities.models import (
+    Interaction,
+    InteractionParty,
+    ServiceTime,
+    Task,
+    TaskStatus,
+)
 from kehu.core.models import AuditEntry
-from kehu.parties.models import Party, StateChange
+from kehu.parties.models import OwnershipChange, Party, StateChange
 from kehu.parties.selectors import parties_visible_to
 from kehu.sales.models import Order
 from kehu.tenancy.models import User, Visibility
@@ -20,7 +31,7 @@ class TimelineItem:
     """One event on a party's timeline: an interaction, a state change, a task, a record event."""
 
     at: datetime.datetime
-    kind: str  # "interaction" | "state" | "task" | "order" | "created"
+    kind: str  # interaction, state, task, order, service_time, ownership or created
     obj: object
 
 
@@ -40,6 +51,17 @@ def party_timeline(party: Party, *, limit: int = 50) -> list[TimelineItem]:
     items += [TimelineItem(t.completed_at or t.created_at, "task", t) for t in tasks[:limit]]
     orders = Order.objects.filter(party=party).order_by("-order_date", "-id")[:limit]
     items += [TimelineItem(_placed_at(o), "order", o) for o in orders]
+    owners = OwnershipChange.objects.filter(party=party).select_related(
+        "from_owner", "to_owner", "changed_by"
+    )
+    items += [
+        TimelineItem(o.changed_at, "ownership", o) for o in owners.order_by("-changed_at")[:limit]
+    ]
+    times = ServiceTime.objects.filter(party=party).select_related("user")
+    items += [
+        TimelineItem(_noon(e.worked_on), "service_time", e)
+        for e in times.order_by("-worked_on", "-id")[:limit]
+    ]
     # Through the (root_type, root_id) index: the party's history is its own root.
     created = AuditEntry.objects.filter(
         root_type="parties.party",
@@ -106,3 +128,180 @@ def get_task_for_user(user: User, pk: int) -> Task:
     if task is None:
         raise Http404
     return task
+
+
+def _noon(day: datetime.date) -> datetime.datetime:
+    """A day's work placed on a timeline of moments: midday, in the firm's time zone."""
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(12)))
+
+
+# Service time.
+
+
+def service_times_visible_to(user: User) -> QuerySet[ServiceTime]:
+    """Entries about parties the user may see, and the user's own."""
+    if user.effective_visibility == Visibility.ALL:
+        return ServiceTime.objects.all()
+    visible = parties_visible_to(user).values("pk")
+    return ServiceTime.objects.filter(Q(user=user) | Q(party_id__in=visible))
+
+
+def get_service_time_for_user(user: User, pk: int, *, write: bool = False) -> ServiceTime:
+    """The entry if `user` may see it (else 404); for `write`, the entry must be the
+    user's own or the user a manager (else 403)."""
+    entry = service_times_visible_to(user).filter(pk=pk).select_related("party", "user").first()
+    if entry is None:
+        raise Http404
+    if write and not (user.can_write and (entry.user_id == user.pk or user.can_manage)):
+        raise PermissionDenied
+    return entry
+
+
+# Effort: the staff minutes spent on each party, per month (the staff side of 人效).
+
+
+@dataclass
+class EffortMonth:
+    """Minutes of staff time in one month, by where they were recorded."""
+
+    month: datetime.date  # its first day
+    interaction_minutes: int = 0
+    task_minutes: int = 0
+    service_minutes: int = 0
+
+    @property
+    def total_minutes(self) -> int:
+        return self.interaction_minutes + self.task_minutes + self.service_minutes
+
+    @property
+    def hours(self) -> float:
+        return round(self.total_minutes / 60, 1)
+
+
+def month_start(day: datetime.date, months_back: int = 0) -> datetime.date:
+    """The first day of the month `months_back` months before `day`'s month."""
+    index = day.year * 12 + day.month - 1 - months_back
+    return datetime.date(index // 12, index % 12 + 1, 1)
+
+
+def _moment(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def _as_date(value: datetime.date | datetime.datetime) -> datetime.date:
+    return value.date() if isinstance(value, datetime.datetime) else value
+
+
+def _monthly(
+    rows: QuerySet[Any], moment: str, minutes: str, key: str
+) -> Iterable[tuple[Any, datetime.date, int]]:
+    """(key, month, minutes) from one GROUP BY key, month in SQL."""
+    # A moment is put in the firm's month; a day (service time) is its own month.
+    is_day = not isinstance(rows.model._meta.get_field(moment), DateTimeField)
+    tz = None if is_day else timezone.get_current_timezone()
+    grouped = (
+        rows.annotate(month=TruncMonth(moment, tzinfo=tz))
+        .values(key, "month")
+        .annotate(total=Sum(minutes))
+        .order_by()
+    )
+    return ((row[key], _as_date(row["month"]), row["total"] or 0) for row in grouped)
+
+
+def _collect(
+    sources: list[tuple[str, Iterable[tuple[Any, datetime.date, int]]]],
+) -> dict[Any, list[EffortMonth]]:
+    months: dict[Any, dict[datetime.date, EffortMonth]] = defaultdict(dict)
+    for slot, rows in sources:
+        for key, month, minutes in rows:
+            cell = months[key].setdefault(month, EffortMonth(month))
+            setattr(cell, slot, getattr(cell, slot) + minutes)
+    return {key: sorted(cells.values(), key=lambda m: m.month) for key, cells in months.items()}
+
+
+def party_effort(
+    parties: QuerySet[Any] | Iterable[int] | None,
+    *,
+    since: datetime.date,
+    until: datetime.date,
+) -> dict[int, list[EffortMonth]]:
+    """{party id: its months with effort} for days in [since, until), oldest month first.
+
+    Three GROUP BY queries, one per source, each an index range per party:
+    - an interaction's duration, counted in full for every party it involved (the time
+      was spent with each of them), in the month it happened, whoever logged it;
+    - a done task's time spent, in the month it was done;
+    - service time, in the month of its day.
+    `parties`: ids or a queryset of ids (values("pk")); None for every party.
+    """
+    start, end = _moment(since), _moment(until)
+    links = InteractionParty.objects.filter(
+        occurred_at__gte=start, occurred_at__lt=end, interaction__duration_minutes__gt=0
+    )
+    tasks = Task.objects.filter(
+        status=TaskStatus.DONE,
+        time_spent_minutes__gt=0,
+        completed_at__gte=start,
+        completed_at__lt=end,
+        party__isnull=False,
+    )
+    times = ServiceTime.objects.filter(worked_on__gte=since, worked_on__lt=until)
+    if parties is not None:
+        ids = parties if isinstance(parties, QuerySet) else list(parties)
+        links = links.filter(party_id__in=ids)
+        tasks = tasks.filter(party_id__in=ids)
+        times = times.filter(party_id__in=ids)
+    return _collect(
+        [
+            (
+                "interaction_minutes",
+                _monthly(links, "occurred_at", "interaction__duration_minutes", "party_id"),
+            ),
+            ("task_minutes", _monthly(tasks, "completed_at", "time_spent_minutes", "party_id")),
+            ("service_minutes", _monthly(times, "worked_on", "minutes", "party_id")),
+        ]
+    )
+
+
+def staff_effort(user: User, *, since: datetime.date, until: datetime.date) -> list[EffortMonth]:
+    """One colleague's months: interactions they logged (once each, however many parties
+    took part), tasks they did, and their service time."""
+    start, end = _moment(since), _moment(until)
+    interactions = Interaction.objects.filter(
+        created_by=user, occurred_at__gte=start, occurred_at__lt=end, duration_minutes__gt=0
+    )
+    tasks = Task.objects.filter(
+        assignee=user,
+        status=TaskStatus.DONE,
+        time_spent_minutes__gt=0,
+        completed_at__gte=start,
+        completed_at__lt=end,
+    )
+    times = ServiceTime.objects.filter(user=user, worked_on__gte=since, worked_on__lt=until)
+    found = _collect(
+        [
+            (
+                "interaction_minutes",
+                _monthly(interactions, "occurred_at", "duration_minutes", "created_by_id"),
+            ),
+            ("task_minutes", _monthly(tasks, "completed_at", "time_spent_minutes", "assignee_id")),
+            ("service_minutes", _monthly(times, "worked_on", "minutes", "user_id")),
+        ]
+    )
+    return found.get(user.pk, [])
+
+
+# Pages show the hours of the last year, this month included.
+EFFORT_MONTHS = 12
+
+
+def total_hours(months: Iterable[EffortMonth]) -> float:
+    return round(sum(m.total_minutes for m in months) / 60, 1)
+
+
+def last_months(
+    months: int, *, today: datetime.date | None = None
+) -> tuple[datetime.date, datetime.date]:
+    """[since, until) covering this month and the `months` − 1 before it."""
+    day = today or timezone.localdate()
+    return month_start(day, months - 1), month_start(day, -1)

@@ -8,14 +8,23 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kehu.activities.models import Interaction, InteractionParty, Task, TaskStatus
+from kehu.activities.models import (
+    Interaction,
+    InteractionParty,
+    ServiceKind,
+    ServiceTime,
+    Task,
+    TaskStatus,
+)
 from kehu.core.audit import audit_write, diff, snapshot
 from kehu.core.models import AuditEntry
 from kehu.parties.models import Party
+from kehu.parties.services import party_touch
 from kehu.tenancy.models import User
 
 INTERACTION_FIELDS = ("kind", "subject", "body", "occurred_at", "duration_minutes")
-TASK_FIELDS = ("title", "note", "due_date", "assignee", "party", "status")
+TASK_FIELDS = ("title", "note", "due_date", "assignee", "party", "status", "time_spent_minutes")
+SERVICE_TIME_FIELDS = ("user", "worked_on", "minutes", "kind", "note")
 Action = AuditEntry.Action
 
 
@@ -59,12 +68,33 @@ def interaction_log(
         audit_write(
             actor_id=actor.pk, action=Action.CREATE, obj=interaction, changes=changes, root=party
         )
+    party_touch(actor=actor, party_ids=unique)
     return interaction
+
+
+def _apply(
+    obj: Task | ServiceTime, changes: dict[str, object], allowed: set[str], fields: Sequence[str]
+) -> dict[str, object]:
+    """Set the `allowed` changes on `obj` (any other is refused); its values before."""
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValidationError(
+            _("不能修改这些字段：%(fields)s") % {"fields": ", ".join(sorted(unknown))}
+        )
+    before = snapshot(obj, fields)
+    for name, value in changes.items():
+        setattr(obj, name, value)
+    return before
 
 
 def _check_assignee(assignee: User) -> None:
     if not assignee.is_active:
         raise ValidationError({"assignee": _("执行人必须是在职员工。")})
+
+
+def _check_worker(user: User) -> None:
+    if not user.is_active:
+        raise ValidationError({"user": _("只能为在职员工记录工时。")})
 
 
 def _audit_task(actor: User, task: Task, action: str, changes: dict[str, list[object]]) -> None:
@@ -100,15 +130,8 @@ def task_create(
 
 @transaction.atomic
 def task_update(*, actor: User, task: Task, **changes: object) -> Task:
-    allowed = {"title", "note", "due_date", "assignee"}
-    if set(changes) - allowed:
-        raise ValidationError(
-            _("不能修改这些字段：%(fields)s")
-            % {"fields": ", ".join(sorted(set(changes) - allowed))}
-        )
-    before = snapshot(task, TASK_FIELDS)
-    for name, value in changes.items():
-        setattr(task, name, value)
+    allowed = {"title", "note", "due_date", "assignee", "time_spent_minutes"}
+    before = _apply(task, changes, allowed, TASK_FIELDS)
     _check_assignee(task.assignee)
     task.full_clean(exclude=["tenant", "assignee", "party", "created_by"])
     task.save()
@@ -119,12 +142,101 @@ def task_update(*, actor: User, task: Task, **changes: object) -> Task:
 
 
 @transaction.atomic
-def task_set_status(*, actor: User, task: Task, status: str) -> Task:
+def task_set_status(
+    *, actor: User, task: Task, status: str, time_spent_minutes: int | None = None
+) -> Task:
+    """Close or reopen a task; closing it may record the time it took."""
     if status not in TaskStatus.values:
         raise ValidationError({"status": _("未知的任务状态：%(status)s") % {"status": status}})
     before = snapshot(task, TASK_FIELDS)
     task.status = status
     task.completed_at = timezone.now() if status == TaskStatus.DONE else None
-    task.save(update_fields=["status", "completed_at"])
+    if time_spent_minutes is not None:
+        task.time_spent_minutes = time_spent_minutes
+        task.full_clean(exclude=["tenant", "assignee", "party", "created_by"])
+    task.save(update_fields=["status", "completed_at", "time_spent_minutes"])
     _audit_task(actor, task, Action.UPDATE, diff(before, snapshot(task, TASK_FIELDS)))
+    if status == TaskStatus.DONE and task.party_id:
+        party_touch(actor=actor, party_ids=[task.party_id])
     return task
+
+
+@transaction.atomic
+def task_hand_over(*, actor: User, task: Task, receiver: User, note: str) -> Task:
+    """Give an open task to `receiver`, with the handover note in its history."""
+    _check_assignee(receiver)
+    before = snapshot(task, TASK_FIELDS)
+    task.assignee = receiver
+    task.save(update_fields=["assignee"])
+    changes = {**diff(before, snapshot(task, TASK_FIELDS)), "handover_note": [None, note]}
+    _audit_task(actor, task, Action.UPDATE, changes)
+    return task
+
+
+# Service time: work for a party that is neither an interaction nor a task.
+
+
+def _save_service_time(entry: ServiceTime) -> None:
+    entry.full_clean(exclude=["tenant", "party", "user", "created_by"])
+    if entry.worked_on > timezone.localdate():
+        raise ValidationError({"worked_on": _("工时日期不能晚于今天。")})
+    _check_worker(entry.user)
+    entry.save()
+
+
+@transaction.atomic
+def service_time_log(
+    *,
+    actor: User,
+    party: Party,
+    minutes: int,
+    worked_on: datetime.date | None = None,
+    kind: str = ServiceKind.SERVICE,
+    note: str = "",
+    user: User | None = None,
+) -> ServiceTime:
+    """Record `minutes` of work for `party`, by the actor unless another `user` is named."""
+    entry = ServiceTime(
+        party=party,
+        user=user or actor,
+        worked_on=worked_on or timezone.localdate(),
+        minutes=minutes,
+        kind=kind,
+        note=note,
+        created_by=actor,
+    )
+    _save_service_time(entry)
+    party_touch(actor=actor, party_ids=[party.pk])
+    audit_write(
+        actor_id=actor.pk,
+        action=Action.CREATE,
+        obj=entry,
+        changes=diff({}, snapshot(entry, SERVICE_TIME_FIELDS)),
+        root=party,
+    )
+    return entry
+
+
+@transaction.atomic
+def service_time_update(*, actor: User, entry: ServiceTime, **changes: object) -> ServiceTime:
+    """Correct the day, minutes, kind or note of an entry (whose time it is stays)."""
+    before = _apply(entry, changes, {"worked_on", "minutes", "kind", "note"}, SERVICE_TIME_FIELDS)
+    _save_service_time(entry)
+    changed = diff(before, snapshot(entry, SERVICE_TIME_FIELDS))
+    if changed:
+        audit_write(
+            actor_id=actor.pk, action=Action.UPDATE, obj=entry, changes=changed, root=entry.party
+        )
+    return entry
+
+
+@transaction.atomic
+def service_time_delete(*, actor: User, entry: ServiceTime) -> None:
+    audit_write(
+        actor_id=actor.pk,
+        action=Action.DELETE,
+        obj=entry,
+        changes=diff(snapshot(entry, SERVICE_TIME_FIELDS), {}),
+        root=entry.party,
+    )
+    entry.delete()

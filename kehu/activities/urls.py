@@ -9,4 +9,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("tasks/", views.my_tasks, name="my_tasks"),
     path("tasks/new/", views.task_new, name="task_new"),
     path("tasks/<int:pk>/status/", views.task_status, name="task_status"),
+    path("time/", views.my_time, name="my_time"),
+    path("time/new/", views.service_time_new, name="service_time_new"),
+    path("time/<int:pk>/edit/", views.service_time_edit, name="service_time_edit"),
+    path("time/<int:pk>/delete/", views.service_time_delete, name="service_time_delete"),
 ]

@@ -11,11 +11,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from kehu.activities import selectors, services
-from kehu.activities.forms import InteractionForm, TaskForm, TaskStatusForm
+from kehu.activities.forms import InteractionForm, ServiceTimeForm, TaskForm, TaskStatusForm
 from kehu.core.web import is_htmx, render_page
 from kehu.parties.models import Party
 from kehu.parties.search import matching_party_ids
-from kehu.parties.selectors import get_party_for_user, parties_visible_to
+from kehu.parties.selectors import COUNT_CAP, capped_count, get_party_for_user, parties_visible_to
+from kehu.parties.views import page_number, paginate
 from kehu.tenancy.models import User
 from kehu.tenancy.views import (
     MemberRequest,
@@ -143,7 +144,12 @@ def task_status(request: MemberRequest, pk: int) -> HttpResponse:
     form = TaskStatusForm(request.POST)
     updated = submit(
         form,
-        lambda d: services.task_set_status(actor=request.user, task=task, status=d["status"]),
+        lambda d: services.task_set_status(
+            actor=request.user,
+            task=task,
+            status=d["status"],
+            time_spent_minutes=d["time_spent_minutes"],
+        ),
     )
     if updated is None:
         return HttpResponseBadRequest(_("未知的任务状态。"))
@@ -165,3 +171,88 @@ def my_tasks(request: MemberRequest) -> HttpResponse:
     return render_page(
         request, "activities/my_tasks.html", context, fragment="activities/_tasks.html"
     )
+
+
+# Service time.
+
+
+@member_required
+def service_time_new(request: MemberRequest) -> HttpResponse:
+    """Log minutes of work for a party (from its page)."""
+    user = request.user
+    require(user.can_write)
+    data = request.POST if request.method == "POST" else request.GET
+    party = get_party_for_user(user, _ids([data.get("party") or ""])[0], write=True)
+    if request.method == "POST":
+        form = ServiceTimeForm(request.POST)
+    else:
+        form = ServiceTimeForm(initial={"next": request.GET.get("next", "")})
+    entry = submit(
+        form,
+        lambda d: services.service_time_log(actor=user, party=party, **form.entry_fields()),
+    )
+    if entry is None:
+        context = {"nav": "time", "form": form, "party": party, "entry": None}
+        return render(
+            request, "activities/service_time_form.html", context, status=form_status(form)
+        )
+    messages.success(
+        request,
+        _("已记录 %(n)s 分钟：%(party)s") % {"n": entry.minutes, "party": party.name},
+    )
+    back = safe_next(request, form.cleaned_data["next"])
+    return redirect(back or reverse("parties:detail", args=[party.pk]) + "#effort")
+
+
+@member_required
+def service_time_edit(request: MemberRequest, pk: int) -> HttpResponse:
+    entry = selectors.get_service_time_for_user(request.user, pk, write=True)
+    if request.method == "POST":
+        form = ServiceTimeForm(request.POST)
+    else:
+        initial = {name: getattr(entry, name) for name in ("worked_on", "minutes", "kind", "note")}
+        form = ServiceTimeForm(initial=initial)
+    saved = submit(
+        form,
+        lambda d: services.service_time_update(
+            actor=request.user, entry=entry, **form.entry_fields()
+        ),
+    )
+    if saved is None:
+        context = {"nav": "time", "form": form, "party": entry.party, "entry": entry}
+        return render(
+            request, "activities/service_time_form.html", context, status=form_status(form)
+        )
+    messages.success(request, _("已保存工时记录。"))
+    return redirect(safe_next(request, form.cleaned_data["next"]) or "activities:my_time")
+
+
+@member_required
+@require_POST
+def service_time_delete(request: MemberRequest, pk: int) -> HttpResponse:
+    entry = selectors.get_service_time_for_user(request.user, pk, write=True)
+    services.service_time_delete(actor=request.user, entry=entry)
+    messages.success(request, _("已删除工时记录。"))
+    return redirect(safe_next(request, request.POST.get("next")) or "activities:my_time")
+
+
+@member_required
+def my_time(request: MemberRequest) -> HttpResponse:
+    """My hours per month (interactions, tasks, service time) and my service-time log."""
+    user = request.user
+    since, until = selectors.last_months(selectors.EFFORT_MONTHS)
+    months = selectors.staff_effort(user, since=since, until=until)
+    entries = (
+        selectors.service_times_visible_to(user)
+        .filter(user=user)
+        .select_related("party")
+        .order_by("-worked_on", "-id")
+    )
+    page = paginate(entries, page_number(request), capped_count(entries, COUNT_CAP))
+    context = {
+        "nav": "time",
+        "months": months,
+        "total_hours": selectors.total_hours(months),
+        "page": page,
+    }
+    return render(request, "activities/my_time.html", context)

@@ -46,6 +46,7 @@ from kehu.core.bulk import BulkWriter, Row
 from kehu.core.context import tenant_scope
 from kehu.core.models import AuditEntry
 from kehu.demo import data
+from kehu.demo.effort import add_effort_and_pool
 from kehu.demo.factory import (
     DAY,
     INTERACTION_KINDS,
@@ -534,6 +535,8 @@ def generate(
             with transaction.atomic(using=using):
                 write_orders(writer, factory, party_rows.ids, orders, now, rng)
             tick("orders", orders, orders)
+        with transaction.atomic(using=using):
+            add_effort_and_pool(writer, factory, party_rows.ids, seed)
     return GenerateReport(users, writer.rows, time.perf_counter() - began)
 
 

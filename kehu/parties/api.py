@@ -110,6 +110,7 @@ def list_parties(request: HttpRequest, filters: Query[PartyQuery]) -> dict[str, 
             province=filters.province,
             city=filters.city,
             is_direct=filters.is_direct,
+            in_pool=filters.in_pool,
         ),
     )
     return page_of(_list_prefetch(parties), filters, capped_count(parties))

@@ -117,6 +117,7 @@ class PartyFilterForm(forms.Form):
             province=data.get("province") or "",
             city=data.get("city") or "",
             is_direct=data.get("direct"),
+            in_pool=False,  # the customer list; the pool has its own page
         )
 
 

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from kehu.core.fields import KeyField
@@ -100,6 +101,19 @@ class Party(TenantOwned, Timestamped):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # The customer pool (公海, docs/decisions/0006-customer-pool.md): the last time the
+    # owner did something with the party (the pool's idle clock), and, while the party
+    # waits in the pool owned by its custodian, since when and whose it was before.
+    owner_touched_at = models.DateTimeField(_("负责人最近跟进"), default=timezone.now)
+    in_pool_since = models.DateTimeField(_("进入公海时间"), null=True, blank=True)
+    pool_previous_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("原负责人"),
+    )
 
     objects: ClassVar[LivePartyManager] = LivePartyManager()
     with_deleted = TenantManager["Party"]()
@@ -124,6 +138,16 @@ class Party(TenantOwned, Timestamped):
             models.Index(fields=["tenant", "city", "id"], name="party_city_idx", condition=LIVE),
             models.Index(fields=["tenant", "name_pinyin"], name="party_pinyin_idx"),
             models.Index(fields=["tenant", "updated_at"], name="party_updated_idx"),
+            models.Index(
+                fields=["tenant", "owner_touched_at"],
+                condition=models.Q(in_pool_since__isnull=True),
+                name="party_idle_idx",
+            ),
+            models.Index(
+                fields=["tenant", "id"],
+                condition=models.Q(in_pool_since__isnull=False),
+                name="party_pool_idx",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -153,6 +177,10 @@ class Party(TenantOwned, Timestamped):
     @property
     def is_organisation(self) -> bool:
         return self.kind == PartyKind.ORGANISATION
+
+    @property
+    def in_pool(self) -> bool:
+        return self.in_pool_since is not None
 
 
 class PartyRole(TenantOwned):
@@ -376,6 +404,55 @@ class StateChange(TenantOwned):
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "party", "-changed_at"], name="state_change_idx")]
+
+
+class OwnershipKind(models.TextChoices):
+    EDIT = "edit", _("修改负责人")
+    HANDOVER = "handover", _("工作交接")
+    POOL_RELEASE = "pool_release", _("退回公海")
+    POOL_AUTO_RELEASE = "pool_auto_release", _("超期自动退回公海")
+    POOL_CLAIM = "pool_claim", _("从公海领取")
+    POOL_ASSIGN = "pool_assign", _("从公海分配")
+
+
+class OwnershipChange(TenantOwned):
+    """A change of a party's owner: who had it, who has it, why, and the note left."""
+
+    party = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="ownership_changes")
+    kind = models.CharField(_("方式"), max_length=20, choices=OwnershipKind.choices)
+    from_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("原负责人"),
+    )
+    to_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("新负责人"),
+    )
+    note = models.CharField(_("说明"), max_length=500, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField(_("时间"))
+
+    class Meta:
+        verbose_name = _("负责人变更")
+        verbose_name_plural = _("负责人变更")
+        indexes = [
+            models.Index(fields=["tenant", "party", "-changed_at"], name="ownership_party_idx"),
+            # A rep's claims in the last days (the pool's claim limit).
+            models.Index(
+                fields=["tenant", "to_owner", "kind", "changed_at"], name="ownership_to_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_kind_display()
 
 
 class SearchKey(TenantOwned):

@@ -222,6 +222,9 @@ class PartyQuery(PageParams):
     province: str = Field("", max_length=20)
     city: str = Field("", max_length=20)
     is_direct: bool | None = None
+    in_pool: bool | None = Field(
+        None, description="true：只看公海中的客户；false：只看有负责人的客户；不填：全部"
+    )
 
 
 class PartyOut(Schema):
@@ -247,6 +250,9 @@ class PartyOut(Schema):
     created_at: datetime.datetime
     updated_at: datetime.datetime
     deleted_at: datetime.datetime | None
+    owner_touched_at: datetime.datetime = Field(description="负责人最近一次跟进的时间")
+    in_pool_since: datetime.datetime | None = Field(description="进入公海的时间；不在公海为空")
+    pool_previous_owner: UserRef | None = Field(description="进入公海前的负责人")
 
     @staticmethod
     def resolve_roles(obj: Party) -> list[str]:

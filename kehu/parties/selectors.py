@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from kehu.parties.models import AccountTeamMember, Party, PartyRole, PartyRoleKind, PartyTag
 from kehu.parties.search import matching_party_ids
@@ -24,17 +25,19 @@ def _teammate_ids(user: User) -> QuerySet[TeamMembership, int]:
 
 
 def parties_visible_to(user: User, *, include_deleted: bool = False) -> QuerySet[Party]:
-    """Parties `user` may see: own, team or all, by the user's visibility."""
+    """Parties `user` may see: own, team or all, by the user's visibility; and, whatever
+    it is, the parties waiting in the customer pool (公海), for anyone to claim."""
     parties = Party.with_deleted.all() if include_deleted else Party.objects.all()
     visibility = user.effective_visibility
     if visibility == Visibility.ALL:
         return parties
+    in_pool = Q(in_pool_since__isnull=False)
     if visibility == Visibility.TEAM:
         people = list(_teammate_ids(user)) or [user.pk]
         served = AccountTeamMember.objects.filter(user_id__in=people).values("party_id")
-        return parties.filter(Q(owner_id__in=people) | Q(pk__in=served))
+        return parties.filter(Q(owner_id__in=people) | Q(pk__in=served) | in_pool)
     served = AccountTeamMember.objects.filter(user=user).values("party_id")
-    return parties.filter(Q(owner=user) | Q(pk__in=served))
+    return parties.filter(Q(owner=user) | Q(pk__in=served) | in_pool)
 
 
 def get_party_for_user(
@@ -43,11 +46,14 @@ def get_party_for_user(
     """The party if `user` may see it (else 404) and, for `write`, change it (else 403).
     `include_deleted` also finds soft-deleted parties (to restore them)."""
     visible = parties_visible_to(user, include_deleted=include_deleted)
-    party = visible.filter(pk=pk).select_related("owner").first()
+    party = visible.filter(pk=pk).select_related("owner", "pool_previous_owner").first()
     if party is None:
         raise Http404
     if write and not user.can_write:
         raise PermissionDenied
+    if write and party.in_pool and not user.can_manage:
+        # A party in the pool is followed up by whoever claims it, not before.
+        raise PermissionDenied(_("这个客户在公海中，请先领取。"))
     return party
 
 
@@ -63,6 +69,8 @@ class PartyFilters:
     province: str = ""
     city: str = ""
     is_direct: bool | None = None
+    # True: the pool only; False: parties with an owner only; None: both.
+    in_pool: bool | None = None
 
 
 def party_list(user: User, filters: PartyFilters) -> QuerySet[Party]:
@@ -93,7 +101,9 @@ def party_list(user: User, filters: PartyFilters) -> QuerySet[Party]:
         parties = parties.filter(city=filters.city)
     if filters.is_direct is not None:
         parties = parties.filter(is_direct=filters.is_direct)
-    return parties.select_related("owner").order_by("-id")
+    if filters.in_pool is not None:
+        parties = parties.filter(in_pool_since__isnull=not filters.in_pool)
+    return parties.select_related("owner", "pool_previous_owner").order_by("-id")
 
 
 def capped_count(queryset: QuerySet[Any], cap: int = COUNT_CAP) -> tuple[int, bool]:

@@ -24,6 +24,8 @@ from kehu.parties.models import (
     ContactPoint,
     ImportantDate,
     LinkKind,
+    OwnershipChange,
+    OwnershipKind,
     Party,
     PartyKind,
     PartyLink,
@@ -60,6 +62,53 @@ def _check_owner(owner: User) -> None:
     """A party always has an owner, and the owner is active staff of the same tenant."""
     if owner.tenant_id != current_tenant_id() or not owner.is_active:
         raise ValidationError({"owner": _("负责人必须是本公司在职员工。")})
+
+
+def party_touch(*, actor: User, party_ids: Iterable[int]) -> None:
+    """The actor did something with these parties: where the actor is the owner, the
+    pool's idle clock starts again (what counts: docs/decisions/0006-customer-pool.md)."""
+    Party.objects.filter(pk__in=list(party_ids), owner=actor).update(
+        owner_touched_at=timezone.now()
+    )
+
+
+OWNERSHIP_FIELDS = ("kind", "from_owner", "to_owner", "note")
+
+
+def ownership_record(
+    *,
+    actor: User | None,
+    party: Party,
+    from_owner_id: int | None,
+    kind: str,
+    note: str = "",
+    at: datetime.datetime | None = None,
+    audit: bool = True,
+) -> OwnershipChange:
+    """Write down that `party` passed from one owner to its current one, in its history
+    and on its timeline. Callers have set the new owner (and pool fields) already;
+    `audit=False` where the caller's own audit entry already holds the owner's change."""
+    change = OwnershipChange(
+        party=party,
+        kind=kind,
+        from_owner_id=from_owner_id,
+        to_owner_id=party.owner_id,
+        note=note.strip(),
+        changed_by=actor,
+        changed_at=at or timezone.now(),
+    )
+    change.full_clean(exclude=["tenant", "party", "from_owner", "to_owner", "changed_by"])
+    change.save()
+    if not audit:
+        return change
+    audit_write(
+        actor_id=actor.pk if actor else None,
+        action=Action.UPDATE,
+        obj=change,
+        changes=diff({}, snapshot(change, OWNERSHIP_FIELDS)),
+        root=party,
+    )
+    return change
 
 
 def party_clean(party: Party, *, check_unique: bool = True) -> None:
@@ -133,10 +182,22 @@ def party_update(*, actor: User, party: Party, **changes: Any) -> Party:
         setattr(party, name, value)
     if "owner" in changes:
         _check_owner(party.owner)
+    new_owner = party.owner_id != before["owner"]
+    was_in_pool = party.in_pool
+    if new_owner or party.owner_id == actor.pk:
+        party.owner_touched_at = timezone.now()
+    if new_owner:  # an owner chosen by hand takes the party out of the pool
+        party.in_pool_since = None
+        party.pool_previous_owner = None
     _save_party(party)
     changed = diff(before, snapshot(party, PARTY_FIELDS))
     if changed:
         audit_write(actor_id=actor.pk, action=Action.UPDATE, obj=party, changes=changed)
+    if new_owner:
+        kind = OwnershipKind.POOL_ASSIGN if was_in_pool else OwnershipKind.EDIT
+        ownership_record(
+            actor=actor, party=party, from_owner_id=before["owner"], kind=kind, audit=False
+        )
     if "name" in changed:
         search.refresh_keys(party)
     return party
@@ -165,6 +226,7 @@ def party_change_state(
     change = _state_change(actor, party, to_state, reason, at or timezone.now())
     change.full_clean(exclude=["tenant", "party", "changed_by"])
     change.save()
+    party_touch(actor=actor, party_ids=[party.pk])
     party.relationship_state = to_state
     party.save(update_fields=["relationship_state", "updated_at"])
     audit_write(actor_id=actor.pk, action=Action.STATE, obj=party, changes=_state_audit(change))
@@ -224,6 +286,7 @@ def party_states_change_bulk(
         party.relationship_state = to_state
     for to_state, ids in by_state.items():
         Party.objects.filter(pk__in=ids).update(relationship_state=to_state, updated_at=at)
+    party_touch(actor=actor, party_ids=[party.pk for party, _to, _reason in moves])
     AuditEntry.objects.bulk_create(
         audit_entry(actor_id=actor.pk, action=Action.STATE, obj=c.party, changes=_state_audit(c))
         for c in changes
@@ -247,6 +310,7 @@ def _add_part(actor: User, party: Party, part: Any, fields: Iterable[str]) -> No
         changes=diff({}, snapshot(part, fields)),
         root=party,
     )
+    party_touch(actor=actor, party_ids=[party.pk])
 
 
 def _remove_part(actor: User, party: Party, part: Any, fields: Iterable[str]) -> None:
@@ -258,6 +322,7 @@ def _remove_part(actor: User, party: Party, part: Any, fields: Iterable[str]) ->
         root=party,
     )
     part.delete()
+    party_touch(actor=actor, party_ids=[party.pk])
 
 
 @transaction.atomic
@@ -416,6 +481,7 @@ def party_link_add(
             changes=diff({}, snapshot(link, LINK_FIELDS)),
             root=root,
         )
+    party_touch(actor=actor, party_ids=[from_party.pk, to_party.pk])
     return link
 
 
@@ -429,6 +495,7 @@ def party_link_remove(*, actor: User, link: PartyLink) -> None:
             changes=diff(snapshot(link, LINK_FIELDS), {}),
             root=root,
         )
+    party_touch(actor=actor, party_ids=[link.from_party_id, link.to_party_id])
     link.delete()
 
 
@@ -444,3 +511,52 @@ def account_team_add(*, actor: User, party: Party, user: User, role: str) -> Acc
 @transaction.atomic
 def account_team_remove(*, actor: User, party: Party, member: AccountTeamMember) -> None:
     _remove_part(actor, party, member, ("user", "role"))
+
+
+# Handover (kehu/tenancy/handover.py): a leaving colleague's records move with a note.
+
+
+@transaction.atomic
+def party_hand_over(*, actor: User, party: Party, receiver: User, note: str) -> Party:
+    """Give the party to `receiver`. A party in the pool stays there, held by them."""
+    _check_owner(receiver)
+    previous = party.owner_id
+    party.owner = receiver
+    party.owner_touched_at = timezone.now()
+    party.save(update_fields=["owner", "owner_touched_at", "updated_at"])
+    ownership_record(
+        actor=actor, party=party, from_owner_id=previous, kind=OwnershipKind.HANDOVER, note=note
+    )
+    return party
+
+
+@transaction.atomic
+def account_team_hand_over(
+    *, actor: User, member: AccountTeamMember, receiver: User, note: str
+) -> None:
+    """Put `receiver` in the colleague's place on a party's account team (or just remove
+    the colleague, where the receiver owns the party or is on its team already)."""
+    party = member.party
+    fields = ("user", "role")
+    taken = party.owner_id == receiver.pk or party.account_team.filter(user=receiver).exists()
+    audit_write(
+        actor_id=actor.pk,
+        action=Action.DELETE,
+        obj=member,
+        changes={**diff(snapshot(member, fields), {}), "handover_note": [None, note]},
+        root=party,
+    )
+    role = member.role
+    member.delete()
+    if taken:
+        return
+    new = AccountTeamMember.objects.create(
+        tenant_id=party.tenant_id, party=party, user=receiver, role=role
+    )
+    audit_write(
+        actor_id=actor.pk,
+        action=Action.CREATE,
+        obj=new,
+        changes={**diff({}, snapshot(new, fields)), "handover_note": [None, note]},
+        root=party,
+    )

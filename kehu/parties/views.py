@@ -28,7 +28,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from kehu.activities.selectors import party_timeline
+from kehu.activities.selectors import (
+    EFFORT_MONTHS,
+    last_months,
+    party_effort,
+    party_timeline,
+    total_hours,
+)
 from kehu.core.audit import audit_for
 from kehu.core.models import AuditEntry
 from kehu.core.web import is_htmx, render_page
@@ -50,6 +56,7 @@ from kehu.parties.forms import (
 )
 from kehu.parties.models import Party, PartyKind, PartyLink, Tag
 from kehu.parties.selectors import COUNT_CAP, PartyFilters, capped_count, get_party_for_user
+from kehu.pool.forms import AssignForm, ReleaseForm
 from kehu.sales.selectors import party_sales, recent_orders
 from kehu.tenancy.models import User
 from kehu.tenancy.views import MemberRequest, member_required, require, submit
@@ -133,7 +140,7 @@ def deleted_list(request: MemberRequest) -> HttpResponse:
     parties = (
         selectors.parties_visible_to(request.user, include_deleted=True)
         .filter(deleted_at__isnull=False)
-        .select_related("owner")
+        .select_related("owner", "pool_previous_owner")
         .order_by("-deleted_at", "-id")
     )
     page = paginate(parties, page_number(request), capped_count(parties, COUNT_CAP))
@@ -364,7 +371,11 @@ def _detail_context(
         for name in SECTIONS
     }
     link_query = request.GET.get("link_q", "")
+    since, until = last_months(EFFORT_MONTHS)
+    effort = party_effort([party.pk], since=since, until=until).get(party.pk, [])
     return {
+        "effort": effort,
+        "effort_hours": total_hours(effort),
         "nav": "parties",
         "party": party,
         "sections": sections,
@@ -377,6 +388,10 @@ def _detail_context(
         "picked": _picker_results(request, party, link_query),
         "can_write": request.user.can_write,
         "can_manage": request.user.can_manage,
+        # The pool's controls: claim it (anyone who writes) or assign it (managers) while
+        # it is in the pool; return it to the pool (managers) while it is not.
+        "assign_form": AssignForm(auto_id="id_assign_%s") if party.in_pool else None,
+        "release_form": ReleaseForm(auto_id="id_release_%s"),
     }
 
 
@@ -467,6 +482,7 @@ PART_LABELS = {
     "parties.accountteammember": gettext_lazy("客户团队"),
     "parties.preference": gettext_lazy("偏好"),
     "parties.importantdate": gettext_lazy("重要日期"),
+    "parties.ownershipchange": gettext_lazy("负责人变更"),
 }
 # Labels for logged values the models leave unnamed, or that are not model fields.
 FIELD_LABELS = {
@@ -476,6 +492,7 @@ FIELD_LABELS = {
     "user": gettext_lazy("员工"),
     "tag": gettext_lazy("标签"),
     "lines": gettext_lazy("订单行"),
+    "handover_note": gettext_lazy("交接说明"),
 }
 # Parts whose own name says nothing a reader can use ("PartyTag object (3)").
 UNNAMED_PARTS = frozenset({"parties.partytag", "parties.partylink", "parties.accountteammember"})

@@ -10,9 +10,13 @@ from ninja import Query, Router
 
 from kehu.core.pagination import Page, PageParams, page_of
 from kehu.tenancy import selectors, services
-from kehu.tenancy.api_auth import api_user, require_tenant_admin
+from kehu.tenancy.api_auth import api_user, require_manage, require_tenant_admin
+from kehu.tenancy.handover import Holding, holdings_of
 from kehu.tenancy.models import ApiToken, Team, TeamMembership, User
 from kehu.tenancy.schemas import (
+    HandoverIn,
+    HandoverOut,
+    HoldingOut,
     InvitationCreatedOut,
     InvitationIn,
     InvitationOut,
@@ -70,6 +74,28 @@ def update_user(request: HttpRequest, user_id: int, payload: StaffPatch) -> User
     require_tenant_admin(actor)
     user = selectors.get_staff(user_id)
     return services.staff_update(actor=actor, user=user, **payload.dict(exclude_unset=True))
+
+
+@router.get("/users/{int:user_id}/holdings", response=list[HoldingOut], tags=["staff"])
+def user_holdings(request: HttpRequest, user_id: int) -> list[Holding]:
+    """What a colleague still holds: parties, account-team places, open tasks (managers)."""
+    require_manage(api_user(request))
+    return [h for group in holdings_of(selectors.get_staff(user_id)) for h in group.holdings]
+
+
+@router.post("/users/{int:user_id}/handover", response=HandoverOut, tags=["staff"])
+def hand_over(request: HttpRequest, user_id: int, payload: HandoverIn) -> dict[str, Any]:
+    """Move a colleague's records to others in one transaction, each with the note
+    (managers). Deactivating someone who still holds records is refused until then."""
+    actor = api_user(request)
+    require_manage(actor)
+    giver = selectors.get_staff(user_id)
+    receivers = [staff_ref(pk, "receivers") for pk in dict.fromkeys(payload.receivers)]
+    only = None if payload.only is None else {k: set(v) for k, v in payload.only.items()}
+    moved = services.staff_handover(
+        actor=actor, giver=giver, receivers=receivers, note=payload.note, only=only
+    )
+    return {"moved": moved, "counts": services.handover_counts(moved)}
 
 
 @router.post("/invitations", response={201: InvitationCreatedOut}, tags=["staff"])

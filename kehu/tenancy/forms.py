@@ -108,3 +108,17 @@ class TokenForm(PageForm):
     name = forms.CharField(
         label=_("名称"), max_length=50, help_text=_("例如：数据同步脚本、BI 报表。")
     )
+
+
+class HandoverForm(PageForm):
+    receivers: "forms.ModelMultipleChoiceField[User]" = forms.ModelMultipleChoiceField(
+        label=_("接收人"), queryset=None, help_text=_("可选多人：按客户轮流分配。")
+    )
+    note = forms.CharField(
+        label=_("交接说明"), max_length=500, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args: Any, giver: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast("forms.ModelMultipleChoiceField[User]", self.fields["receivers"])
+        field.queryset = active_staff().exclude(pk=giver.pk)

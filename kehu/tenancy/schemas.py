@@ -137,3 +137,36 @@ class TokenOut(Schema):
 
 class TokenCreatedOut(TokenOut):
     token: str = Field(description="完整令牌，只在创建时返回一次，请妥善保存")
+
+
+class HoldingOut(Schema):
+    kind: str = Field(
+        description="party（客户）、account_team（客户团队成员身份）、task（待办任务）…"
+    )
+    id: int
+    label: str
+    party_id: int | None
+
+    @staticmethod
+    def resolve_id(obj: Any) -> int:
+        return int(obj.pk)
+
+
+class HandoverIn(InSchema):
+    receivers: list[int] = Field(
+        min_length=1, max_length=50, description="接收人员工编号；多人时按客户轮流分配"
+    )
+    note: str = Field(min_length=1, max_length=500, description="交接说明，写进每条记录的历史")
+    only: dict[str, list[int]] | None = Field(
+        None, description="只交接这些记录：{类型: [编号]}；不填则全部交接"
+    )
+
+
+class HandedOverOut(Schema):
+    holding: HoldingOut
+    receiver: UserRef
+
+
+class HandoverOut(Schema):
+    moved: list[HandedOverOut]
+    counts: dict[str, int]

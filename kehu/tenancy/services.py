@@ -2,6 +2,9 @@
 
 import datetime
 import secrets
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -10,10 +13,12 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from kehu.core.audit import audit_write, diff, snapshot
 from kehu.core.context import tenant_scope
 from kehu.core.models import AuditEntry
+from kehu.tenancy.handover import Holding, participants
 from kehu.tenancy.models import (
     ApiToken,
     Invitation,
@@ -101,11 +106,111 @@ def staff_update(*, actor: User, user: User, **changes: object) -> User:
         changes.get("role", Role.ADMIN) != Role.ADMIN or changes.get("is_active") is False
     ):
         raise ValidationError({"role": _("不能降低自己的权限或停用自己。")})
+    if changes.get("is_active") is False and user.is_active:
+        _check_nothing_held(user)
     before = snapshot(user, STAFF_FIELDS)
     for name, value in changes.items():
         setattr(user, name, value)
     _staff_save(actor, user, before)
     return user
+
+
+def held_by(user: User) -> dict[str, int]:
+    """{participant label: how many} of what `user` still holds (non-zero only)."""
+    counts = {str(p.label): p.count(user) for p in participants()}
+    return {label: n for label, n in counts.items() if n}
+
+
+def _check_nothing_held(user: User) -> None:
+    """Nobody leaves with customers or work still in their name: hand it over first."""
+    held = held_by(user)
+    if held:
+        listed = pgettext("punctuation", "、").join(f"{label} {n}" for label, n in held.items())
+        raise ValidationError(
+            {
+                "is_active": _(
+                    "%(name)s 还负责：%(held)s。请先在「工作交接」中把这些交给同事，再停用。"
+                )
+                % {"name": user, "held": listed}
+            }
+        )
+
+
+@dataclass(frozen=True)
+class HandedOver:
+    holding: Holding
+    receiver: User
+
+
+@transaction.atomic
+def staff_handover(
+    *,
+    actor: User,
+    giver: User,
+    receivers: Sequence[User],
+    note: str,
+    only: Mapping[str, Collection[int]] | None = None,
+) -> list[HandedOver]:
+    """Move what `giver` holds to `receivers`, all in one transaction, each record with
+    the note. With several receivers, parties are dealt round robin and every record
+    about a party goes with it; `only` limits a kind to the given ids (a partial
+    handover, e.g. on a change of role)."""
+    note = note.strip()
+    if not note:
+        raise ValidationError({"note": _("请填写交接说明。")})
+    _check_receivers(giver, receivers)
+    dealer = _RoundRobin(receivers)
+    moved = []
+    for participant in participants():
+        chosen = None if only is None else set(only.get(participant.key, ()))
+        for holding in participant.holdings(giver):
+            if chosen is not None and holding.pk not in chosen:
+                continue
+            receiver = dealer.receiver_for(holding)
+            participant.transfer(actor=actor, holding=holding, receiver=receiver, note=note)
+            moved.append(HandedOver(holding, receiver))
+    if not moved:
+        raise ValidationError(_("没有选中要交接的记录。"))
+    audit_write(
+        actor_id=actor.pk,
+        action=Action.UPDATE,
+        obj=giver,
+        changes={"handover": [None, handover_counts(moved)], "handover_note": [None, note]},
+    )
+    return moved
+
+
+def handover_counts(moved: Sequence[HandedOver]) -> dict[str, int]:
+    """{kind: how many records moved}."""
+    return dict(sorted(Counter(m.holding.kind for m in moved).items()))
+
+
+def _check_receivers(giver: User, receivers: Sequence[User]) -> None:
+    if not receivers:
+        raise ValidationError({"receivers": _("请至少选择一位接收人。")})
+    for receiver in receivers:
+        if receiver.pk == giver.pk:
+            raise ValidationError({"receivers": _("不能交接给本人。")})
+        if not receiver.is_active or receiver.tenant_id != giver.tenant_id:
+            raise ValidationError({"receivers": _("接收人必须是本公司在职员工。")})
+
+
+class _RoundRobin:
+    """Deals receivers in turn; the records of one party all go to that party's receiver."""
+
+    def __init__(self, receivers: Sequence[User]) -> None:
+        self.receivers = list(receivers)
+        self.turn = 0
+        self.by_party: dict[int, User] = {}
+
+    def receiver_for(self, holding: Holding) -> User:
+        if holding.party_id is not None and holding.party_id in self.by_party:
+            return self.by_party[holding.party_id]
+        receiver = self.receivers[self.turn % len(self.receivers)]
+        self.turn += 1
+        if holding.party_id is not None:
+            self.by_party[holding.party_id] = receiver
+        return receiver
 
 
 @transaction.atomic

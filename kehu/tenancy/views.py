@@ -26,6 +26,7 @@ from kehu.core.web import add_service_errors, render_page
 from kehu.tenancy import selectors, services
 from kehu.tenancy.forms import (
     AcceptInvitationForm,
+    HandoverForm,
     InvitationForm,
     LanguageForm,
     SignInForm,
@@ -34,6 +35,7 @@ from kehu.tenancy.forms import (
     TeamNameForm,
     TokenForm,
 )
+from kehu.tenancy.handover import HandoverGroup, holdings_of
 from kehu.tenancy.models import User
 
 NO_TENANT_TEMPLATE = "tenancy/no_tenant.html"
@@ -221,6 +223,49 @@ def staff_edit(request: MemberRequest, pk: int) -> HttpResponse:
             return redirect("tenancy:staff")
     context = {"nav": "settings", "colleague": colleague, "form": form}
     return render(request, "tenancy/staff_edit.html", context, status=form_status(form))
+
+
+# Handover.
+
+
+def _picked(values: list[str]) -> dict[str, set[int]]:
+    """{kind: ids} from the form's "kind:id" checkboxes; a malformed one is left out."""
+    only: dict[str, set[int]] = {}
+    for value in values:
+        kind, _sep, pk = value.partition(":")
+        if pk.isdigit():
+            only.setdefault(kind, set()).add(int(pk))
+    return only
+
+
+@member_required
+def handover(request: MemberRequest, pk: int) -> HttpResponse:
+    """A manager moves a leaving (or moving) colleague's records to others in one step."""
+    require(request.user.can_manage)
+    giver = selectors.get_staff(pk)
+    form = HandoverForm(request.POST if request.method == "POST" else None, giver=giver)
+    if request.method == "POST":
+        only = _picked(request.POST.getlist("pick"))
+        moved = submit(
+            form,
+            lambda d: services.staff_handover(
+                actor=request.user,
+                giver=giver,
+                receivers=list(d["receivers"]),
+                note=d["note"],
+                only=only,
+            ),
+        )
+        if moved is not None:
+            context = {
+                "nav": "settings",
+                "giver": giver,
+                "note": form.cleaned_data["note"],
+                "moved": [HandoverGroup.row(m.holding, m.receiver) for m in moved],
+            }
+            return render(request, "tenancy/handover_done.html", context)
+    context = {"nav": "settings", "giver": giver, "form": form, "groups": holdings_of(giver)}
+    return render(request, "tenancy/handover.html", context, status=form_status(form))
 
 
 # Teams.

@@ -19,7 +19,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from kehu.activities import services as activities
-from kehu.activities.models import Interaction, InteractionParty, Task
+from kehu.activities.models import Interaction, InteractionParty, ServiceTime, Task
 from kehu.core.context import tenant_scope
 from kehu.core.models import AuditEntry
 from kehu.core.tests.test_api_problems import (
@@ -34,6 +34,7 @@ from kehu.parties.models import (
     Address,
     ContactPoint,
     ImportantDate,
+    OwnershipChange,
     Party,
     PartyLink,
     PartyRole,
@@ -41,6 +42,8 @@ from kehu.parties.models import (
     Preference,
     StateChange,
 )
+from kehu.pool import services as pool
+from kehu.pool.models import PoolSettings
 from kehu.sales import services as sales
 from kehu.sales.models import IdempotencyRecord, Order, OrderLine, Product, ProductCategory
 from kehu.tenancy import services as tenancy
@@ -130,7 +133,25 @@ OPS = [
     Op("GET", "/tasks/{task}", None, "read", 200),
     Op("PATCH", "/tasks/{task}", {"title": "再报价"}, "write", 200),
     Op("POST", "/tasks/{task}/status", {"status": "done"}, "write", 200),
+    Op("GET", "/service-times?party={party}", None, "read", 200),
+    Op("POST", "/service-times", {"party": "{party}", "minutes": 30}, "write", 201),
+    Op("GET", "/service-times/{service_time}", None, "read", 200),
+    Op("PATCH", "/service-times/{service_time}", {"minutes": 45}, "write", 200),
+    Op("DELETE", "/service-times/{service_time}", None, "write", 204),
+    Op("GET", "/parties/{party}/effort", None, "read", 200),
+    Op("POST", "/parties/{pooled}/claim", None, "pool", 200),
+    Op("POST", "/parties/{pooled}/assign", {"owner": "{alice}"}, "pool_manage", 200),
+    Op("POST", "/parties/{party}/release", {"reason": "久未跟进"}, "manage", 200),
+    Op("GET", "/parties/{party}/ownership-changes", None, "read", 200),
     Op("GET", "/users/{alice}", None, "member", 200),
+    Op("GET", "/users/{bob}/holdings", None, "staff_manage", 200),
+    Op(
+        "POST",
+        "/users/{bob}/handover",
+        {"receivers": ["{alice}"], "note": "调岗"},
+        "staff_manage",
+        200,
+    ),
     Op("PATCH", "/users/{bob}", {"display_name": "小鲍"}, "admin", 200),
     Op("PATCH", "/teams/{team}", {"name": "华北"}, "admin", 200),
     Op("DELETE", "/teams/{team}", None, "admin", 204),
@@ -193,6 +214,10 @@ UNNAMED = [
     Op("GET", "/interactions", None, "member", 200),
     Op("GET", "/tasks", None, "member", 200),
     Op("GET", "/tasks/today", None, "member", 200),
+    Op("GET", "/service-times", None, "member", 200),
+    Op("GET", "/pool/settings", None, "member", 200),
+    Op("PATCH", "/pool/settings", {"idle_days": 45}, "admin", 200),
+    Op("POST", "/pool/sweep", None, "admin", 200),
     Op("GET", "/me", None, "member", 200),
     Op("GET", "/users", None, "member", 200),
     Op("POST", "/invitations", {"email": "new@example.cn"}, "admin", 201),
@@ -213,14 +238,19 @@ UNNAMED = [
 # What Bob (sales, own records only) and Dora (read-only, sees all) get on Alice's world;
 # "ok" is the operation's own success status.
 # A bulk import ("rows") names each party it cannot use in its row's error (422).
+# A party in the customer pool is every member's to see and claim ("pool"); only a
+# manager assigns it ("pool_manage"). Colleagues are every member's to see, but only a
+# manager sees what they hold or hands it over ("staff_manage").
 REFUSALS: dict[str, dict[str, int | str]] = {
     "bob": {
         **{"member": "ok", "read": 404, "write": 404, "manage": 404, "catalogue": 403},
         **{"admin": 403, "own": 404, "rows": 422},
+        **{"pool": "ok", "pool_manage": 403, "staff_manage": 403},
     },
     "dora": {
         **{"member": "ok", "read": "ok", "write": 403, "manage": 403, "catalogue": 403},
         **{"admin": 403, "own": 404, "rows": 403},
+        **{"pool": 403, "pool_manage": 403, "staff_manage": 403},
     },
 }
 # On operations that name no record, Bob writes his own records; Dora may not write.
@@ -234,6 +264,7 @@ OUTSIDER_LISTS = {
     "/interactions": [],
     "/tasks": [],
     "/tasks/today": [],
+    "/service-times": [],
     "/teams": [],
     "/users": ["charlie"],
     "/tokens": ["tests"],
@@ -270,6 +301,13 @@ def world(acme: Tenant, alice: User, bob: User, dora: User) -> World:
         task = activities.task_create(
             actor=alice, title="跟进", due_date=datetime.date(2030, 1, 1), party=party
         )
+        service_time = activities.service_time_log(actor=alice, party=party, minutes=90)
+        pool.pool_settings_update(actor=alice, enabled=True)
+        pooled = parties.party_create(actor=alice, kind="organisation", name="公海公司")
+        pool.pool_release(actor=alice, party=pooled, reason="久未跟进")
+        activities.task_create(
+            actor=alice, title="鲍的事", due_date=datetime.date(2030, 1, 1), assignee=bob
+        )
         team = tenancy.team_create(actor=alice, name="华南")
         tenancy.team_member_add(actor=alice, team=team, user=alice)
         token, _raw = tenancy.api_token_create(actor=alice, name="alice 的脚本")
@@ -287,6 +325,7 @@ def world(acme: Tenant, alice: User, bob: User, dora: User) -> World:
     return {
         "import": job.pk,
         "party": party.pk,
+        "pooled": pooled.pk,
         "person": person.pk,
         "deleted": deleted.pk,
         "contact": contact.pk,
@@ -297,6 +336,7 @@ def world(acme: Tenant, alice: User, bob: User, dora: User) -> World:
         "link": link.pk,
         "member": member.pk,
         "task": task.pk,
+        "service_time": service_time.pk,
         "team": team.pk,
         "token": token.pk,
         "product": chair.pk,
@@ -349,10 +389,12 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
             OrderLine,
             ProductCategory,
             IdempotencyRecord,
+            OwnershipChange,
             PartyLink,
             PartyRole,
             PartyTag,
             Preference,
+            ServiceTime,
             StateChange,
             Task,
             Team,
@@ -363,9 +405,10 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
             **counts,
             "parties": list(
                 Party.with_deleted.order_by("pk").values_list(
-                    "pk", "name", "industry", "relationship_state", "deleted_at"
+                    "pk", "name", "industry", "relationship_state", "deleted_at", "owner_id"
                 )
             ),
+            "pool": list(PoolSettings.objects.values_list("idle_days", "last_swept_at")),
             "users": list(
                 User.objects.order_by("pk").values_list("pk", "display_name", "role", "is_active")
             ),
@@ -489,6 +532,7 @@ def _template(path: str) -> str:
     """/parties/{party}/tags/{tag}?x=1 → /parties/{party_id}/tags/{tag_id} (the schema's)."""
     names = {
         "party": "party_id",
+        "pooled": "party_id",
         "deleted": "party_id",
         "contact": "contact_id",
         "address": "address_id",
@@ -498,6 +542,7 @@ def _template(path: str) -> str:
         "link": "link_id",
         "member": "member_id",
         "task": "task_id",
+        "service_time": "entry_id",
         "team": "team_id",
         "token": "token_id",
         "import": "import_id",

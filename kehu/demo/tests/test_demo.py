@@ -209,3 +209,21 @@ def test_load_demo_creates_the_firm_once(db: None) -> None:
         assert Order.objects.count() == orders
     assert "sales1" in again.getvalue()
     assert Tenant.objects.filter(slug=DEMO_SLUG).count() == 1
+
+
+def test_the_firm_has_effort_and_a_pool(firm: Tenant) -> None:
+    from kehu.activities.models import ServiceTime, TaskStatus
+    from kehu.parties.models import OwnershipChange
+    from kehu.pool.selectors import pool_settings
+
+    with tenant_scope(firm.pk):
+        assert pool_settings().enabled
+        pooled = Party.objects.filter(in_pool_since__isnull=False)
+        custodian = pool_settings().custodian
+        assert pooled.exists() and all(p.owner == custodian for p in pooled)
+        assert all(p.pool_previous_owner_id not in (None, p.owner_id) for p in pooled)
+        assert OwnershipChange.objects.count() == pooled.count()
+        times = list(ServiceTime.objects.all())
+        assert times and all(0 < t.minutes <= 24 * 60 and t.worked_on <= NOW.date() for t in times)
+        done = Task.objects.filter(status=TaskStatus.DONE)
+        assert done.exists() and not done.filter(time_spent_minutes__isnull=True).exists()

@@ -508,9 +508,10 @@ def test_detail_query_count_is_pinned(
     client = login(alice)
     # session, user, party, tenant; eight sections (roles, tags, contacts, addresses, links,
     # team, preferences, dates); the role form's free roles, tag suggestions, team staff;
-    # the timeline's interactions, state changes, tasks, orders and creation; the orders
-    # section's totals and latest orders.
-    with django_assert_num_queries(22):
+    # the hours of the last year (interactions, tasks, service time: one GROUP BY each);
+    # the timeline's interactions, state changes, tasks, orders, ownership changes,
+    # service time and creation; the orders section's totals and latest orders.
+    with django_assert_num_queries(27):
         response = client.get(url("detail", org.pk))
     assert text(response).count("偏好") >= 5
 
