@@ -395,3 +395,12 @@ def test_api_rule_and_release(alice: User, acme: Tenant) -> None:
     history = client.get(f"/api/v1/parties/{party.pk}/ownership-changes").json()["items"]
     assert [(h["kind"], h["note"]) for h in history] == [("pool_release", "整理")]
     assert client.post("/api/v1/pool/sweep").json() == {"moved": 0}
+
+
+def test_the_api_timeline_shows_the_owner_change(rule: None, alice: User, bob: User) -> None:
+    party = party_of(bob)
+    services.pool_release(actor=alice, party=party, reason="半年没联系")
+    timeline = api_client(alice).get(f"/api/v1/parties/{party.pk}/timeline").json()
+    ownership = [item for item in timeline if item["kind"] == "ownership"]
+    assert len(ownership) == 1
+    assert ownership[0]["ownership"]["note"] == "半年没联系"
