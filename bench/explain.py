@@ -70,14 +70,18 @@ def main() -> None:
         sales = User.objects.get(username=f"{USERNAME_PREFIX}sales1")
         party = Party.objects.order_by("-id")[1000]
         cases = {
-            "list": (admin, PartyFilters()),
-            "list ?state=current": (admin, PartyFilters(state="current")),
-            f"list ?province={args.province}": (admin, PartyFilters(province=args.province)),
-            "list (sales, own)": (sales, PartyFilters()),
-            f"search ?q={args.name}": (admin, PartyFilters(q=args.name)),
-            "search ?q=zhangwei": (admin, PartyFilters(q="zhangwei")),
-            "search ?q=zw": (admin, PartyFilters(q="zw")),
-            "search ?q=138": (admin, PartyFilters(q="138")),
+            # As the customer list asks (kehu.parties.forms): pool parties have their page.
+            "list": (admin, PartyFilters(in_pool=False)),
+            "list ?state=current": (admin, PartyFilters(state="current", in_pool=False)),
+            f"list ?province={args.province}": (
+                admin,
+                PartyFilters(province=args.province, in_pool=False),
+            ),
+            "list (sales, own)": (sales, PartyFilters(in_pool=False)),
+            f"search ?q={args.name}": (admin, PartyFilters(q=args.name, in_pool=False)),
+            "search ?q=zhangwei": (admin, PartyFilters(q="zhangwei", in_pool=False)),
+            "search ?q=zw": (admin, PartyFilters(q="zw", in_pool=False)),
+            "search ?q=138": (admin, PartyFilters(q="138", in_pool=False)),
         }
         for label, (user, filters) in cases.items():
             parties = party_list(user, filters)
