@@ -24,20 +24,27 @@ def _teammate_ids(user: User) -> QuerySet[TeamMembership, int]:
     return TeamMembership.objects.filter(team_id__in=my_teams).values_list("user_id", flat=True)
 
 
-def parties_visible_to(user: User, *, include_deleted: bool = False) -> QuerySet[Party]:
+def parties_visible_to(
+    user: User, *, include_deleted: bool = False, include_pool: bool = True
+) -> QuerySet[Party]:
     """Parties `user` may see: own, team or all, by the user's visibility; and, whatever
-    it is, the parties waiting in the customer pool (公海), for anyone to claim."""
+    it is, the parties waiting in the customer pool (公海), for anyone to claim.
+    `include_pool=False` leaves the pool out (the customer list), and with it the `OR`
+    that would keep the planner off the owner index."""
     parties = Party.with_deleted.all() if include_deleted else Party.objects.all()
+    if not include_pool:
+        parties = parties.filter(in_pool_since__isnull=True)
     visibility = user.effective_visibility
     if visibility == Visibility.ALL:
         return parties
-    in_pool = Q(in_pool_since__isnull=False)
     if visibility == Visibility.TEAM:
         people = list(_teammate_ids(user)) or [user.pk]
         served = AccountTeamMember.objects.filter(user_id__in=people).values("party_id")
-        return parties.filter(Q(owner_id__in=people) | Q(pk__in=served) | in_pool)
-    served = AccountTeamMember.objects.filter(user=user).values("party_id")
-    return parties.filter(Q(owner=user) | Q(pk__in=served) | in_pool)
+        scope = Q(owner_id__in=people) | Q(pk__in=served)
+    else:
+        served = AccountTeamMember.objects.filter(user=user).values("party_id")
+        scope = Q(owner=user) | Q(pk__in=served)
+    return parties.filter(scope | Q(in_pool_since__isnull=False) if include_pool else scope)
 
 
 def get_party_for_user(
@@ -75,7 +82,7 @@ class PartyFilters:
 
 def party_list(user: User, filters: PartyFilters) -> QuerySet[Party]:
     """The parties a list page or endpoint shows, newest first."""
-    parties = parties_visible_to(user)
+    parties = parties_visible_to(user, include_pool=filters.in_pool is not False)
     if filters.q.strip():
         parties = parties.filter(pk__any_of=list(matching_party_ids(filters.q)))
     if filters.kind:

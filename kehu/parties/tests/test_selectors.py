@@ -85,3 +85,19 @@ def test_capped_count_stops_at_the_cap(acme: Tenant, alice: User, world: dict[st
         assert capped_count(everyone, cap=2) == (2, False)
         assert capped_count(everyone, cap=3) == (3, True)
         assert capped_count(everyone, cap=10) == (3, True)
+
+
+def test_the_customer_list_leaves_the_pool_out_without_an_or(
+    acme: Tenant, alice: User, bob: User, world: dict[str, Party]
+) -> None:
+    from kehu.pool import services as pool
+
+    with tenant_scope(acme.pk):
+        pool.pool_release(actor=alice, party=world["alices"], reason="长期未跟进")
+        listed = party_list(bob, PartyFilters(in_pool=False))
+        everything = party_list(bob, PartyFilters())
+        assert set(listed.values_list("name", flat=True)) == {"乙"}
+        assert set(everything.values_list("name", flat=True)) == {"甲", "乙"}
+        # Only the pool's own condition: no "… OR in pool" for the planner to trip on.
+        assert '"in_pool_since" IS NOT NULL' not in str(listed.query)
+        assert '"in_pool_since" IS NOT NULL' in str(everything.query)
