@@ -96,6 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parties", type=int, default=100_000)
     parser.add_argument("--interactions", type=int, default=None, help="default: 2 × parties")
+    parser.add_argument("--orders", type=int, default=0, help="about this many orders")
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--database-url", default=DEFAULT_SQLITE)
@@ -137,6 +138,7 @@ def main() -> None:
         tenant,
         parties=args.parties,
         interactions=interactions,
+        orders=args.orders,
         seed=args.seed,
         username_prefix=USERNAME_PREFIX,
         batch_size=args.batch_size,

@@ -19,6 +19,7 @@ from kehu.core import problems
 from kehu.dataio.api import router as dataio_router
 from kehu.parties.api import router as parties_router
 from kehu.pool.api import router as pool_router
+from kehu.reports.api import router as reports_router
 from kehu.sales.api import router as sales_router
 from kehu.tenancy.api import router as tenancy_router
 from kehu.tenancy.api_auth import SessionAuth, TokenAuth, tenant_scoped
@@ -85,6 +86,7 @@ api.add_router("", sales_router)
 api.add_router("", pool_router)
 api.add_router("", tenancy_router)
 api.add_router("", dataio_router)
+api.add_router("", reports_router)
 
 # Last: any other path under /api/v1/ is a 404 problem too, not Django's HTML page.
 fallback = Router()

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "kehu.sales",
     "kehu.dataio",
     "kehu.pool",
+    "kehu.reports",
     "kehu.demo",
 ]
 

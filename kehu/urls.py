@@ -14,5 +14,6 @@ urlpatterns = [
     path("", include("kehu.activities.urls")),
     path("", include("kehu.sales.urls")),
     path("", include("kehu.pool.urls")),
+    path("", include("kehu.reports.urls")),
     path("api/v1/", api.urls),
 ]

@@ -216,6 +216,10 @@ UNNAMED = [
     Op("GET", "/tasks/today", None, "member", 200),
     Op("GET", "/service-times", None, "member", 200),
     Op("GET", "/pool/settings", None, "member", 200),
+    # Reports: everyone reads them, over what they may see (kehu/reports/__init__.py).
+    Op("GET", "/reports/revenue?by=rep", None, "member", 200),
+    Op("GET", "/reports/customer-effort", None, "member", 200),
+    Op("GET", "/reports/new-vs-existing", None, "member", 200),
     Op("PATCH", "/pool/settings", {"idle_days": 45}, "admin", 200),
     Op("POST", "/pool/sweep", None, "admin", 200),
     Op("GET", "/me", None, "member", 200),
