@@ -24,7 +24,7 @@ from kehu.tenancy.models import User
 from kehu.tenancy.selectors import active_staff
 
 
-def _set_queryset(form: forms.BaseForm, name: str, queryset: Any) -> None:
+def set_queryset(form: forms.BaseForm, name: str, queryset: Any) -> None:
     # Per request: the tenant-scoped managers need the request's tenant.
     field = form.fields[name]
     assert isinstance(field, forms.ModelChoiceField)
@@ -49,7 +49,7 @@ class ProductFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _set_queryset(self, "category", category_list())
+        set_queryset(self, "category", category_list())
 
     def filters(self) -> ProductFilters:
         if not self.is_valid():
@@ -77,7 +77,7 @@ class ProductForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _set_queryset(self, "category", category_list())
+        set_queryset(self, "category", category_list())
 
 
 class CategoryForm(forms.Form):
@@ -88,7 +88,7 @@ class CategoryForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _set_queryset(self, "parent", category_list())
+        set_queryset(self, "parent", category_list())
 
 
 class OrderFilterForm(forms.Form):
@@ -110,7 +110,7 @@ class OrderFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _set_queryset(self, "owner", active_staff())
+        set_queryset(self, "owner", active_staff())
 
     def filters(self) -> OrderFilters:
         if not self.is_valid():
@@ -149,7 +149,7 @@ class OrderForm(forms.Form):
 
     def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _set_queryset(self, "owner", active_staff())
+        set_queryset(self, "owner", active_staff())
         if editing:
             del self.fields["status"]  # an order's status moves by its own buttons
 
@@ -174,7 +174,7 @@ class LineForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _set_queryset(self, "product", products_for_sale())
+        set_queryset(self, "product", products_for_sale())
         self.fields["unit_price"].widget.attrs["placeholder"] = _("按目录价")
 
     def line(self) -> services.LineIn:

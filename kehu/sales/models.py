@@ -576,6 +576,7 @@ class Lead(TenantOwned, Timestamped):
 
     name = models.CharField(_("姓名"), max_length=50)
     company = models.CharField(_("公司"), max_length=100, blank=True)
+    uscc = models.CharField(_("统一社会信用代码"), max_length=18, blank=True)
     title = models.CharField(_("职务"), max_length=50, blank=True)
     mobile = models.CharField(_("手机"), max_length=20, blank=True)
     email = models.EmailField(_("邮箱"), max_length=120, blank=True)

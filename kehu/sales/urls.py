@@ -1,6 +1,6 @@
 from django.urls import URLPattern, URLResolver, path
 
-from kehu.sales import views
+from kehu.sales import pipeline_views, views
 
 app_name = "sales"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -15,4 +15,14 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("orders/<int:pk>/edit/", views.order_edit, name="order_edit"),
     path("orders/<int:pk>/status/", views.order_status, name="order_status"),
     path("orders/<int:pk>/return/", views.return_new, name="return_new"),
+    path("opportunities/", pipeline_views.opportunity_list, name="opportunity_list"),
+    path("opportunities/board/", pipeline_views.board, name="board"),
+    path("opportunities/new/", pipeline_views.opportunity_new, name="opportunity_new"),
+    path("opportunities/<int:pk>/", pipeline_views.opportunity_detail, name="opportunity_detail"),
+    path("opportunities/<int:pk>/edit/", pipeline_views.opportunity_edit, name="opportunity_edit"),
+    path("opportunities/<int:pk>/move/", pipeline_views.opportunity_move, name="opportunity_move"),
+    path("opportunities/<int:pk>/win/", pipeline_views.opportunity_win, name="opportunity_win"),
+    path("opportunities/<int:pk>/lose/", pipeline_views.opportunity_lose, name="opportunity_lose"),
+    path("forecast/", pipeline_views.forecast, name="forecast"),
+    path("reports/revenue/", pipeline_views.revenue_report, name="revenue_report"),
 ]
