@@ -19,6 +19,7 @@ from kehu.core import problems
 from kehu.dataio.api import router as dataio_router
 from kehu.parties.api import router as parties_router
 from kehu.sales.api import router as sales_router
+from kehu.sales.pipeline_api import router as pipeline_router
 from kehu.tenancy.api import router as tenancy_router
 from kehu.tenancy.api_auth import SessionAuth, TokenAuth, tenant_scoped
 
@@ -81,6 +82,7 @@ problems.install(api)
 api.add_router("", parties_router)
 api.add_router("", activities_router)
 api.add_router("", sales_router)
+api.add_router("", pipeline_router)
 api.add_router("", tenancy_router)
 api.add_router("", dataio_router)
 

@@ -159,8 +159,9 @@ def lead_create(
 
 
 def _check_staff(user: User, field: str) -> None:
-    if user.tenant_id != current_tenant_id() or not user.is_active:
-        raise ValidationError({field: _("负责人必须是本公司在职员工。")})
+    """A lead's owner works it: active staff of the firm whose role may write."""
+    if user.tenant_id != current_tenant_id() or not user.can_write:
+        raise ValidationError({field: _("负责人必须是本公司可以编辑的在职员工。")})
 
 
 @transaction.atomic

@@ -3,6 +3,7 @@ concurrency), qualify and disqualify, and conversion with its duplicate check.""
 
 import threading
 from collections import Counter
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -41,9 +42,8 @@ def _team(alice: User, name: str, members: list[User]) -> Team:
     return team
 
 
-def _lead(actor: User | None, **fields: object) -> Lead:
-    data: dict[str, object] = {"name": "王小明", "mobile": MOBILE}
-    return leads.lead_create(actor=actor, **(data | fields))
+def _lead(actor: User | None, name: str = "王小明", **fields: Any) -> Lead:
+    return leads.lead_create(actor=actor, name=name, **({"mobile": MOBILE} | fields))
 
 
 @pytest.fixture
