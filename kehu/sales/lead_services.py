@@ -40,6 +40,7 @@ from kehu.sales.models import (
     LeadVia,
     Opportunity,
     PipelineSettings,
+    Product,
     RoundRobin,
     WebForm,
 )
@@ -447,3 +448,52 @@ def _mark_converted(
         Action.STATE,
         {"status": [before, LeadStatus.CONVERTED], "converted_party": [None, party.pk]},
     )
+
+
+RULE_FIELDS = ("position", "region", "product", "team", "user")
+
+
+@transaction.atomic
+def assignment_rule_add(
+    *,
+    actor: User,
+    region: str = "",
+    product: Product | None = None,
+    team: Team | None = None,
+    user: User | None = None,
+) -> AssignmentRule:
+    """A rule after the existing ones: leads of this region and product go to `user`, or
+    in turn to the members of `team`."""
+    if (team is None) == (user is None):
+        raise ValidationError({"team": _("请选择一个团队或一位员工（二选一）。")})
+    if user is not None:
+        _check_staff(user, "user")
+    last = AssignmentRule.objects.order_by("-position").values_list("position", flat=True)
+    rule = AssignmentRule(
+        tenant_id=current_tenant_id(),
+        position=(last.first() or 0) + 1,
+        region=normalize.text(region),
+        product=product,
+        team=team,
+        user=user,
+    )
+    rule.full_clean(exclude=["tenant", "product", "team", "user"], validate_constraints=False)
+    rule.save()
+    audit_write(
+        actor_id=actor.pk,
+        action=Action.CREATE,
+        obj=rule,
+        changes=diff({}, snapshot(rule, RULE_FIELDS)),
+    )
+    return rule
+
+
+@transaction.atomic
+def assignment_rule_remove(*, actor: User, rule: AssignmentRule) -> None:
+    audit_write(
+        actor_id=actor.pk,
+        action=Action.DELETE,
+        obj=rule,
+        changes=diff(snapshot(rule, RULE_FIELDS), {}),
+    )
+    rule.delete()

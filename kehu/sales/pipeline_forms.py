@@ -4,11 +4,13 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.forms import formset_factory
 from django.utils.translation import gettext_lazy as _
 
 from kehu.parties.forms import model_field
 from kehu.parties.models import LinkKind, Party, PartyKind, PartyLink
+from kehu.sales import pipeline_services as deals
 from kehu.sales.forms import BaseLineFormSet, LineForm, day_input, set_queryset
 from kehu.sales.models import (
     Currency,
@@ -20,6 +22,7 @@ from kehu.sales.models import (
     Product,
     SourceChannel,
     Stage,
+    StageField,
     StageKind,
 )
 from kehu.sales.pipeline_selectors import LeadFilters, OpportunityFilters, lost_reasons, pipelines
@@ -203,3 +206,80 @@ class ConvertForm(forms.Form):
 
     existing = forms.IntegerField(required=False, widget=forms.HiddenInput)
     opportunity_name = forms.CharField(label=_("商机名称"), max_length=100, required=False)
+
+
+# --- settings (admins and managers) ----------------------------------------------------
+
+
+class PipelineCreateForm(forms.Form):
+    name = model_field(Pipeline, "name")
+    stages = forms.CharField(
+        label=_("进行中的阶段"),
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_("每行一个阶段：名称 赢单概率，如「提案 60」；赢单和输单阶段会自动加上。"),
+    )
+    is_default = forms.BooleanField(label=_("设为默认"), required=False)
+
+    def clean_stages(self) -> list[deals.StageIn]:
+        out = []
+        for n, raw in enumerate(self.cleaned_data["stages"].splitlines(), start=1):
+            if not raw.strip():
+                continue
+            name, _sep, probability = raw.strip().rpartition(" ")
+            if not name.strip() or not probability.isdigit():
+                raise ValidationError(
+                    _("第 %(n)s 行应为「名称 概率」：%(line)s") % {"n": n, "line": raw.strip()}
+                )
+            out.append(deals.StageIn(name.strip(), int(probability)))
+        if not out:
+            raise ValidationError(_("至少要有一个进行中的阶段。"))
+        return [
+            *out,
+            deals.StageIn(str(_("赢单")), 100, StageKind.WON),
+            deals.StageIn(str(_("输单")), 0, StageKind.LOST),
+        ]
+
+
+class StageForm(forms.Form):
+    name = model_field(Stage, "name")
+    probability = forms.IntegerField(label=_("赢单概率（%）"), min_value=0, max_value=100)
+    required_fields = forms.MultipleChoiceField(
+        label=_("进入时必填"),
+        required=False,
+        choices=StageField.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+
+class LostReasonForm(forms.Form):
+    name = model_field(LostReason, "name")
+
+
+class SettingsForm(forms.Form):
+    stale_days = forms.IntegerField(label=_("多少天无跟进视为停滞"), min_value=1, max_value=365)
+    default_team: forms.ModelChoiceField[Team] = forms.ModelChoiceField(
+        label=_("默认分配团队"), required=False, queryset=None
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        set_queryset(self, "default_team", Team.objects.order_by("name"))
+
+
+class RuleForm(forms.Form):
+    region = forms.CharField(label=_("地区"), required=False, max_length=20)
+    product: forms.ModelChoiceField[Product] = forms.ModelChoiceField(
+        label=_("意向产品"), required=False, queryset=None
+    )
+    team: forms.ModelChoiceField[Team] = forms.ModelChoiceField(
+        label=_("团队（轮流分配）"), required=False, queryset=None
+    )
+    user: forms.ModelChoiceField[User] = forms.ModelChoiceField(
+        label=_("或指定员工"), required=False, queryset=None
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        set_queryset(self, "product", products_for_sale())
+        set_queryset(self, "team", Team.objects.order_by("name"))
+        set_queryset(self, "user", active_staff())

@@ -32,6 +32,7 @@ from kehu.sales.models import (
     OpportunityLine,
     OrderStatus,
     Pipeline,
+    PipelineSettings,
     Stage,
     StageField,
     StageKind,
@@ -561,3 +562,32 @@ def opportunity_lose(
 def weighted(amount: Decimal | None, probability: int) -> Decimal:
     """amount × probability, to the cent (nothing for a deal with no amount yet)."""
     return services.money((amount or ZERO) * probability / 100)
+
+
+SETTINGS_FIELDS = ("stale_days", "default_team")
+
+
+@transaction.atomic
+def settings_update(*, actor: User, **changes: Any) -> PipelineSettings:
+    """The stale period and the team that gets leads no rule matches."""
+    unknown = set(changes) - set(SETTINGS_FIELDS)
+    if unknown:
+        raise ValidationError(
+            _("不能修改这些字段：%(fields)s") % {"fields": ", ".join(sorted(unknown))}
+        )
+    found, _created = PipelineSettings.objects.select_for_update().get_or_create(
+        tenant_id=current_tenant_id()
+    )
+    before = snapshot(found, SETTINGS_FIELDS)
+    for name, value in changes.items():
+        setattr(found, name, value)
+    team = found.default_team
+    if team is not None and team.tenant_id != found.tenant_id:
+        raise ValidationError({"default_team": _("没有找到这个团队。")})
+    if not 1 <= found.stale_days <= 365:
+        raise ValidationError({"stale_days": _("停滞天数应在 1 到 365 之间。")})
+    found.save()
+    changed = diff(before, snapshot(found, SETTINGS_FIELDS))
+    if changed:
+        audit_write(actor_id=actor.pk, action=Action.UPDATE, obj=found, changes=changed)
+    return found

@@ -44,8 +44,8 @@ FORECAST_BY = {
 }
 
 
-def _stale_flags(rows: list[Opportunity]) -> list[Opportunity]:
-    cutoff = selectors.stale_cutoff()
+def _stale_flags(rows: list[Opportunity], cutoff: Any = None) -> list[Opportunity]:
+    cutoff = cutoff or selectors.stale_cutoff()
     for deal in rows:
         deal.is_stale = selectors.is_stale(deal, cutoff)  # type: ignore[attr-defined]
     return rows
@@ -63,31 +63,34 @@ def opportunity_list(request: MemberRequest) -> HttpResponse:
     )
 
 
-def _board_pipeline(request: MemberRequest) -> Pipeline:
+def _board_pipeline(request: MemberRequest, pipelines: list[Pipeline]) -> Pipeline:
+    """The pipeline asked for (?pipeline=), else the default (listed first)."""
     raw = request.GET.get("pipeline", "")
-    if raw.isdigit():
-        return selectors.get_pipeline(int(raw))
-    pipeline = selectors.pipelines().first()
-    if pipeline is None:
-        raise Http404
-    return pipeline
+    if not raw.isdigit():
+        return pipelines[0]
+    for pipeline in pipelines:
+        if pipeline.pk == int(raw):
+            return pipeline
+    raise Http404
 
 
 @member_required
 def board(request: MemberRequest) -> HttpResponse:
     """One column per open stage; a card per deal; dragging a card moves the deal."""
-    if not selectors.pipelines().exists():
+    pipelines = list(selectors.pipelines())
+    if not pipelines:
         return render(request, "sales/board_empty.html", {"nav": "opportunities"})
-    pipeline = _board_pipeline(request)
+    pipeline = _board_pipeline(request, pipelines)
     form = OpportunityFilterForm(request.GET)
     filters = replace(form.filters(), status=StageKind.OPEN)
     columns = selectors.board(request.user, pipeline, filters)
+    cutoff = selectors.stale_cutoff()
     for column in columns:
-        _stale_flags(column.cards)
+        _stale_flags(column.cards, cutoff)
     context = {
         "nav": "opportunities",
         "pipeline": pipeline,
-        "pipelines": list(selectors.pipelines()),
+        "pipelines": pipelines,
         "columns": columns,
         "stages": _card_stages(pipeline),
         "form": form,

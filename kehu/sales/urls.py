@@ -1,6 +1,6 @@
 from django.urls import URLPattern, URLResolver, path
 
-from kehu.sales import pipeline_views, views
+from kehu.sales import pipeline_views, settings_views, views
 
 app_name = "sales"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -23,6 +23,31 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("opportunities/<int:pk>/move/", pipeline_views.opportunity_move, name="opportunity_move"),
     path("opportunities/<int:pk>/win/", pipeline_views.opportunity_win, name="opportunity_win"),
     path("opportunities/<int:pk>/lose/", pipeline_views.opportunity_lose, name="opportunity_lose"),
+    path("settings/selling/", settings_views.pipeline_settings, name="pipeline_settings"),
+    path("settings/selling/pipelines/new/", settings_views.pipeline_new, name="pipeline_new"),
+    path(
+        "settings/selling/pipelines/<int:pk>/default/",
+        settings_views.pipeline_default,
+        name="pipeline_default",
+    ),
+    path(
+        "settings/selling/pipelines/<int:pk>/stages/new/",
+        settings_views.stage_new,
+        name="stage_new",
+    ),
+    path("settings/selling/stages/<int:pk>/", settings_views.stage_edit, name="stage_edit"),
+    path(
+        "settings/selling/lost-reasons/new/",
+        settings_views.lost_reason_new,
+        name="lost_reason_new",
+    ),
+    path("settings/selling/options/", settings_views.settings_edit, name="settings_edit"),
+    path("settings/selling/rules/new/", settings_views.rule_new, name="rule_new"),
+    path(
+        "settings/selling/rules/<int:pk>/delete/",
+        settings_views.rule_remove,
+        name="rule_remove",
+    ),
     path("forecast/", pipeline_views.forecast, name="forecast"),
     path("reports/revenue/", pipeline_views.revenue_report, name="revenue_report"),
 ]
