@@ -8,6 +8,7 @@ sends it round robin within the firm's default team. The turn is a row locked wi
 select_for_update, so that two leads arriving together go to two people.
 """
 
+import secrets
 from decimal import Decimal
 from typing import Any
 
@@ -497,3 +498,84 @@ def assignment_rule_remove(*, actor: User, rule: AssignmentRule) -> None:
         changes=diff(snapshot(rule, RULE_FIELDS), {}),
     )
     rule.delete()
+
+
+# --- web forms -------------------------------------------------------------------------
+
+# What a public form may ask besides the name (always asked).
+WEB_FORM_FIELDS = (
+    "company",
+    "title",
+    "mobile",
+    "email",
+    "wechat",
+    "region",
+    "product_interest",
+    "note",
+)
+WEB_FORM_SETTINGS = (
+    "title",
+    "fields",
+    "source_channel",
+    "campaign",
+    "thank_you",
+    "allowed_origins",
+    "is_active",
+)
+
+
+def _check_web_form(form: WebForm) -> None:
+    form.title = normalize.text(form.title)
+    unknown = set(form.fields) - set(WEB_FORM_FIELDS)
+    if unknown:
+        raise ValidationError({"fields": _("未知字段：%(f)s") % {"f": ", ".join(sorted(unknown))}})
+    if not {"mobile", "email", "wechat"} & set(form.fields):
+        raise ValidationError({"fields": _("表单至少要询问手机、邮箱或微信中的一项。")})
+    form.fields = [f for f in WEB_FORM_FIELDS if f in form.fields]
+    origins = form.allowed_origins.split()
+    bad = [o for o in origins if not o.startswith(("https://", "http://"))]
+    if bad:
+        raise ValidationError(
+            {"allowed_origins": _("网站地址应以 https:// 开头：%(o)s") % {"o": bad[0]}}
+        )
+    form.allowed_origins = " ".join(origins)
+    form.full_clean(exclude=["tenant", "token"], validate_constraints=False)
+
+
+@transaction.atomic
+def web_form_create(*, actor: User, title: str, fields: list[str], **options: Any) -> WebForm:
+    """A public lead form with a fresh unguessable token (its address)."""
+    form = WebForm(
+        tenant_id=current_tenant_id(),
+        title=title,
+        fields=list(fields),
+        token=secrets.token_urlsafe(18),
+        **options,
+    )
+    _check_web_form(form)
+    form.save()
+    audit_write(
+        actor_id=actor.pk,
+        action=Action.CREATE,
+        obj=form,
+        changes=diff({}, snapshot(form, WEB_FORM_SETTINGS)),
+    )
+    return form
+
+
+@transaction.atomic
+def web_form_update(*, actor: User, form: WebForm, **changes: Any) -> WebForm:
+    unknown = set(changes) - set(WEB_FORM_SETTINGS)
+    if unknown:
+        raise ValidationError(
+            _("不能修改这些字段：%(fields)s") % {"fields": ", ".join(sorted(unknown))}
+        )
+    before = snapshot(form, WEB_FORM_SETTINGS)
+    for name, value in changes.items():
+        setattr(form, name, value)
+    _check_web_form(form)
+    form.save()
+    changed = diff(before, snapshot(form, WEB_FORM_SETTINGS))
+    if changed:
+        audit_write(actor_id=actor.pk, action=Action.UPDATE, obj=form, changes=changed)
+    return form

@@ -702,6 +702,8 @@ class WebForm(TenantOwned, Timestamped):
     )
     campaign = models.CharField(_("市场活动"), max_length=100, blank=True)
     thank_you = models.CharField(_("提交后显示"), max_length=200, blank=True)
+    # The sites that may show the form in an iframe (CSP frame-ancestors); blank: any.
+    allowed_origins = models.CharField(_("允许嵌入的网站"), max_length=500, blank=True)
     is_active = models.BooleanField(_("启用"), default=True)
 
     class Meta:

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kehu.parties.forms import model_field
 from kehu.parties.models import LinkKind, Party, PartyKind, PartyLink
+from kehu.sales import lead_services as leads
 from kehu.sales import pipeline_services as deals
 from kehu.sales.forms import BaseLineFormSet, LineForm, day_input, set_queryset
 from kehu.sales.models import (
@@ -24,6 +25,7 @@ from kehu.sales.models import (
     Stage,
     StageField,
     StageKind,
+    WebForm,
 )
 from kehu.sales.pipeline_selectors import LeadFilters, OpportunityFilters, lost_reasons, pipelines
 from kehu.sales.selectors import products_for_sale
@@ -283,3 +285,33 @@ class RuleForm(forms.Form):
         set_queryset(self, "product", products_for_sale())
         set_queryset(self, "team", Team.objects.order_by("name"))
         set_queryset(self, "user", active_staff())
+
+
+def _web_form_field_choices() -> list[tuple[str, Any]]:
+    labels = LeadForm.base_fields
+    return [(name, labels[name].label) for name in leads.WEB_FORM_FIELDS]
+
+
+class WebFormForm(forms.Form):
+    title = model_field(WebForm, "title")
+    shown = forms.MultipleChoiceField(
+        label=_("显示的字段"),
+        choices=_web_form_field_choices,
+        widget=forms.CheckboxSelectMultiple,
+        initial=["company", "mobile", "email", "note"],
+        help_text=_("姓名总是必填。"),
+    )
+    source_channel = model_field(WebForm, "source_channel")
+    campaign = model_field(WebForm, "campaign", required=False)
+    thank_you = model_field(WebForm, "thank_you", required=False)
+    allowed_origins = model_field(
+        WebForm,
+        "allowed_origins",
+        required=False,
+        help_text=_("可以嵌入此表单的网站，空格分隔，如 https://www.example.cn；留空则不限。"),
+    )
+
+    def service_kwargs(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        data["fields"] = data.pop("shown")
+        return data

@@ -13,19 +13,21 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from kehu.sales import lead_services as leads
 from kehu.sales import pipeline_selectors as selectors
 from kehu.sales import pipeline_services as deals
-from kehu.sales.models import AssignmentRule
+from kehu.sales.models import AssignmentRule, WebForm
 from kehu.sales.pipeline_forms import (
     LostReasonForm,
     PipelineCreateForm,
     RuleForm,
     SettingsForm,
     StageForm,
+    WebFormForm,
 )
 from kehu.tenancy.views import MemberRequest, member_required, require
 
@@ -93,9 +95,20 @@ def pipeline_settings(request: MemberRequest) -> HttpResponse:
             AssignmentRule.objects.select_related("product", "team", "user").order_by("position")
         ),
         "rule_form": RuleForm(),
-        "web_forms": list(selectors.web_forms()),
+        "web_forms": [(f, _embed(request, f)) for f in selectors.web_forms()],
+        "web_form_form": WebFormForm(prefix="wf"),
     }
     return render(request, "sales/pipeline_settings.html", context)
+
+
+def _embed(request: MemberRequest, form: WebForm) -> str:
+    """The snippet a firm pastes into its website."""
+    tenant = request.user.tenant
+    assert tenant is not None  # member_required
+    address = request.build_absolute_uri(
+        reverse("web_form", kwargs={"tenant_slug": tenant.slug, "token": form.token})
+    )
+    return f'<iframe src="{address}" width="100%" height="640" style="border:0"></iframe>'
 
 
 def _stage_initial(stage: Any) -> dict[str, Any]:
@@ -185,4 +198,26 @@ def rule_remove(request: MemberRequest, pk: int) -> HttpResponse:
         raise Http404
     leads.assignment_rule_remove(actor=request.user, rule=rule)
     messages.success(request, _("已删除分配规则。"))
+    return redirect(PAGE)
+
+
+@manager_post
+def web_form_new(request: MemberRequest) -> HttpResponse:
+    form = WebFormForm(request.POST, prefix="wf")
+    return _apply(
+        request,
+        form,
+        lambda _data: leads.web_form_create(actor=request.user, **form.service_kwargs()),
+        _("已添加线索表单。"),
+    )
+
+
+@manager_post
+def web_form_toggle(request: MemberRequest, pk: int) -> HttpResponse:
+    """Switch a form off (its page answers 404) or on again."""
+    form = selectors.web_forms().filter(pk=pk).first()
+    if form is None:
+        raise Http404
+    leads.web_form_update(actor=request.user, form=form, is_active=not form.is_active)
+    messages.success(request, _("已保存线索表单「%(title)s」。") % {"title": form.title})
     return redirect(PAGE)

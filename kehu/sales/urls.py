@@ -1,6 +1,6 @@
 from django.urls import URLPattern, URLResolver, path
 
-from kehu.sales import pipeline_views, settings_views, views
+from kehu.sales import lead_views, pipeline_views, settings_views, views
 
 app_name = "sales"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -47,6 +47,19 @@ urlpatterns: list[URLPattern | URLResolver] = [
         "settings/selling/rules/<int:pk>/delete/",
         settings_views.rule_remove,
         name="rule_remove",
+    ),
+    path("leads/", lead_views.lead_list, name="lead_list"),
+    path("leads/new/", lead_views.lead_new, name="lead_new"),
+    path("leads/<int:pk>/", lead_views.lead_detail, name="lead_detail"),
+    path("leads/<int:pk>/edit/", lead_views.lead_edit, name="lead_edit"),
+    path("leads/<int:pk>/status/", lead_views.lead_status, name="lead_status"),
+    path("leads/<int:pk>/assign/", lead_views.lead_assign, name="lead_assign"),
+    path("leads/<int:pk>/convert/", lead_views.lead_convert, name="lead_convert"),
+    path("settings/selling/forms/new/", settings_views.web_form_new, name="web_form_new"),
+    path(
+        "settings/selling/forms/<int:pk>/toggle/",
+        settings_views.web_form_toggle,
+        name="web_form_toggle",
     ),
     path("forecast/", pipeline_views.forecast, name="forecast"),
     path("reports/revenue/", pipeline_views.revenue_report, name="revenue_report"),

@@ -8,7 +8,14 @@ from django.urls import reverse
 
 from conftest import login
 from kehu.core.context import tenant_scope
-from kehu.sales.models import AssignmentRule, LostReason, Pipeline, PipelineSettings, Stage
+from kehu.sales.models import (
+    AssignmentRule,
+    LostReason,
+    Pipeline,
+    PipelineSettings,
+    Stage,
+    WebForm,
+)
 from kehu.sales.tests.pipeline_helpers import new_sales
 from kehu.tenancy import services as tenancy
 from kehu.tenancy.models import Tenant, User
@@ -26,6 +33,7 @@ def config(tenant: Tenant) -> list[Any]:
             LostReason.objects.count(),
             AssignmentRule.objects.count(),
             list(PipelineSettings.objects.values_list("stale_days")),
+            list(WebForm.objects.values_list("pk", "is_active")),
         ]
 
 
@@ -52,6 +60,14 @@ def _posts(firm: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         (url("lost_reason_new"), {"name": "价格"}),
         (url("settings_edit"), {"stale_days": "7", "default_team": firm["team"].pk}),
         (url("rule_new"), {"region": "广东", "team": firm["team"].pk}),
+        (
+            url("web_form_new"),
+            {
+                "wf-title": "预约",
+                "wf-shown": ["mobile", "company"],
+                "wf-source_channel": "web_form",
+            },
+        ),
     ]
 
 
@@ -68,9 +84,15 @@ def test_an_admin_changes_each_setting(firm: dict[str, Any], alice: User, acme: 
         assert Pipeline.objects.get(is_default=True) == firm["second"]
         assert Stage.objects.get(pk=firm["stage"].pk).name == "初访"
         rule = AssignmentRule.objects.get()
+        web_form = WebForm.objects.get()
+    assert web_form.fields == ["company", "mobile"]
+    page = client.get(url("pipeline_settings")).content.decode()
+    assert f"/f/acme/{web_form.token}/" in page and "&lt;iframe" in page  # the embed snippet
     client.post(url("rule_remove", rule.pk))
+    client.post(url("web_form_toggle", web_form.pk))
     with tenant_scope(acme.pk):
         assert not AssignmentRule.objects.exists()
+        assert not WebForm.objects.get().is_active
 
 
 def test_a_bad_stage_list_is_named(firm: dict[str, Any], alice: User, acme: Tenant) -> None:
