@@ -1,5 +1,6 @@
 """Parsing what the catalogue and order pages send. Forms parse; services decide."""
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +13,7 @@ from kehu.parties.forms import model_field
 from kehu.sales import services
 from kehu.sales.models import (
     Currency,
+    OpportunityLine,
     Order,
     OrderKind,
     OrderLine,
@@ -211,7 +213,8 @@ LineFormSet = formset_factory(
 ADDED_ROWS = 3  # blank rows a new order starts with
 
 
-def line_initial(order: Order) -> list[dict[str, Any]]:
+def line_initial(lines: Iterable[OrderLine | OpportunityLine]) -> list[dict[str, Any]]:
+    """An order's or an opportunity's lines as the line formset's initial rows."""
     return [
         {
             "product": line.product_id,
@@ -219,7 +222,7 @@ def line_initial(order: Order) -> list[dict[str, Any]]:
             "unit_price": line.unit_price,
             "discount": line.discount or None,
         }
-        for line in order.lines.order_by("position")
+        for line in lines
     ]
 
 

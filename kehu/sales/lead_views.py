@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from kehu.core.web import run_reporting
 from kehu.parties.selectors import (
     COUNT_CAP,
     capped_count,
@@ -110,12 +111,7 @@ def lead_detail(request: MemberRequest, pk: int) -> HttpResponse:
 
 
 def _done(request: MemberRequest, lead: Lead, action: Callable[[], Any], ok: str) -> HttpResponse:
-    try:
-        action()
-    except ValidationError as exc:
-        messages.error(request, "；".join(exc.messages))
-    else:
-        messages.success(request, ok)
+    run_reporting(request, action, ok)
     return redirect("sales:lead_detail", pk=lead.pk)
 
 

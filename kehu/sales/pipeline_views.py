@@ -19,12 +19,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from kehu.core.web import add_service_errors, is_htmx
+from kehu.core.web import add_service_errors, is_htmx, run_reporting
 from kehu.parties.selectors import COUNT_CAP, capped_count
 from kehu.parties.views import page_number, paginate
 from kehu.sales import pipeline_selectors as selectors
 from kehu.sales import pipeline_services as deals
-from kehu.sales.forms import put_line_errors
+from kehu.sales.forms import line_initial, put_line_errors
 from kehu.sales.models import Opportunity, OpportunityLine, Pipeline, StageKind, StageMove
 from kehu.sales.pipeline_forms import (
     LoseForm,
@@ -186,25 +186,17 @@ def _deal_initial(deal: Opportunity) -> dict[str, Any]:
     return initial | {"contact": deal.contact_id, "owner": deal.owner_id}
 
 
-def _line_initial(deal: Opportunity) -> list[dict[str, Any]]:
-    return [
-        {
-            "product": line.product_id,
-            "quantity": line.quantity.normalize(),
-            "unit_price": line.unit_price,
-            "discount": line.discount or None,
-        }
-        for line in OpportunityLine.objects.filter(opportunity=deal).order_by("position")
-    ]
-
-
 @member_required
 def opportunity_edit(request: MemberRequest, pk: int) -> HttpResponse:
     user = request.user
     deal = selectors.get_opportunity_for_user(user, pk, write=True)
     posted = request.POST if request.method == "POST" else None
     form = OpportunityForm(posted, party=deal.party, initial=_deal_initial(deal), editing=True)
-    lines = OpportunityLineFormSet(posted, prefix="lines", initial=_line_initial(deal))
+    lines = OpportunityLineFormSet(
+        posted,
+        prefix="lines",
+        initial=line_initial(OpportunityLine.objects.filter(opportunity=deal).order_by("position")),
+    )
     saved = None
     if posted is not None:
         saved = _save_deal(
@@ -269,12 +261,7 @@ def opportunity_move(request: MemberRequest, pk: int) -> HttpResponse:
 
 
 def _closing(request: MemberRequest, deal: Opportunity, action: Any, done: str) -> HttpResponse:
-    try:
-        action()
-    except ValidationError as exc:
-        messages.error(request, "；".join(exc.messages))
-    else:
-        messages.success(request, done)
+    run_reporting(request, action, done)
     return redirect("sales:opportunity_detail", pk=deal.pk)
 
 

@@ -244,7 +244,9 @@ def order_edit(request: MemberRequest, pk: int) -> HttpResponse:
     posted = request.POST if request.method == "POST" else None
     initial = {name: getattr(order, name) for name in OrderForm.base_fields if name != "owner"}
     form = OrderForm(posted, initial={**initial, "owner": order.owner_id}, editing=True)
-    lines = LineFormSet(posted, prefix="lines", initial=line_initial(order))
+    lines = LineFormSet(
+        posted, prefix="lines", initial=line_initial(order.lines.order_by("position"))
+    )
     saved = None
     if posted is not None:
         saved = _save_order(
