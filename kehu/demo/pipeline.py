@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from django.db.models import Max
 
+from kehu.core.context import current_tenant_id
 from kehu.demo import data
 from kehu.demo.factory import GIVEN_FEMALE, GIVEN_MALE, LEGAL_FORMS, PLACES, SURNAMES, Weighted
 from kehu.parties.models import LinkKind, Party, PartyKind, PartyLink, RelationshipState
@@ -93,6 +94,7 @@ MOBILE_PREFIXES = ("135", "136", "137", "138", "139", "150", "151", "158", "186"
 class World:
     """What the deals are drawn from: the firm's sellers, parties and products."""
 
+    tenant_id: int
     admin: User
     sellers: list[User]
     organisations: list[tuple[int, int, str]]  # id, owner id, relationship state
@@ -116,7 +118,7 @@ def _world(users: list[User]) -> World:
     booked = Order.objects.filter(status__in=BOOKED, kind="order").values("party_id")
     last = {row["party_id"]: row["last"] for row in booked.annotate(last=Max("pk"))}
     products = list(Product.objects.filter(is_active=True).order_by("code"))
-    return World(admin, sellers, organisations, contacts, products, last)
+    return World(current_tenant_id(), admin, sellers, organisations, contacts, products, last)
 
 
 def write_pipeline(
@@ -169,7 +171,7 @@ class _Deals:
         backdate(made, created)
         StageMove.objects.bulk_create(
             StageMove(
-                tenant_id=self.world.admin.tenant_id,
+                tenant_id=self.world.tenant_id,
                 opportunity=made[i],
                 from_stage=a,
                 to_stage=b,
@@ -206,7 +208,7 @@ class _Deals:
         moments = [created, *times]
         final = path[-1]
         deal = Opportunity(
-            tenant_id=world.admin.tenant_id,
+            tenant_id=world.tenant_id,
             name=f"{rng.choice(data.PRODUCTS)}采购",
             party_id=party_id,
             contact_id=world.contacts.get(party_id),
@@ -254,7 +256,7 @@ class _Deals:
             amount = (quantity * product.unit_price).quantize(Decimal("0.01"))
             lines.append(
                 OpportunityLine(
-                    tenant_id=self.world.admin.tenant_id,
+                    tenant_id=self.world.tenant_id,
                     position=position,
                     product=product,
                     quantity=quantity,
@@ -283,7 +285,7 @@ def _leads(
         owner = rng.choice(world.sellers) if world.sellers and status != LeadStatus.NEW else None
         channel = CHANNELS.pick(rng)
         lead = Lead(
-            tenant_id=world.admin.tenant_id,
+            tenant_id=world.tenant_id,
             name=_person_name(rng),
             company=f"{place.city.name[:2]}{''.join(rng.sample(data.BRAND_CHARS, 2))}"
             f"{rng.choice(('科技', '贸易', '制造', '咨询'))}{LEGAL_FORMS.pick(rng)}",

@@ -93,6 +93,7 @@ def test_leads_in_every_status_with_valid_contacts(firm: Tenant) -> None:
         for lead in leads:
             assert normalize.phone(lead.mobile, mobile=True) == lead.mobile
             if lead.status == LeadStatus.CONVERTED:
+                assert lead.converted_opportunity_id is not None
                 deal = Opportunity.objects.get(pk=lead.converted_opportunity_id)
                 assert deal.party_id == lead.converted_party_id
             if lead.status == LeadStatus.DISQUALIFIED:
