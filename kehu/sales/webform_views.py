@@ -102,8 +102,8 @@ def _embeddable(response: HttpResponse, form: WebForm) -> HttpResponse:
 
 
 def _client(request: HttpRequest) -> str:
-    # REMOTE_ADDR: behind a proxy, configure it to set the client's address here
-    # (docs/deploy.md); a client-sent X-Forwarded-For would let anyone dodge the limit.
+    # REMOTE_ADDR, not X-Forwarded-For: a client may send any header value and dodge the
+    # limit. Behind a reverse proxy this is the proxy's address (docs/deploy.md).
     return str(request.META.get("REMOTE_ADDR", ""))
 
 
