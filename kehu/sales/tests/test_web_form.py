@@ -87,15 +87,14 @@ def test_bad_input_is_named_and_translated(acme: Tenant, form: WebForm) -> None:
     assert leads_in(acme) == []
 
 
-@pytest.mark.parametrize(
-    "stamp",
-    [
-        "",
-        "forged",
-        signing.dumps({"f": 0, "t": 0}, salt="other"),
-    ],
-)
-def test_a_bad_stamp_is_refused(stamp: str, acme: Tenant, form: WebForm) -> None:
+@pytest.mark.parametrize("kind", ["missing", "forged", "signed for something else", "not ours"])
+def test_a_bad_stamp_is_refused(kind: str, acme: Tenant, form: WebForm) -> None:
+    stamp = {
+        "missing": "",
+        "forged": "eyJmIjoxfQ:1abcde:forged",
+        "signed for something else": signing.dumps({"f": form.pk, "t": 0}, salt="other"),
+        "not ours": signing.dumps(["list"], salt=webform_views.SALT),
+    }[kind]
     response = submit(Client(), acme, form, stamp=stamp)
     assert response.status_code == 422
     assert "表单无效" in response.content.decode()
