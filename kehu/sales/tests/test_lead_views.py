@@ -147,3 +147,18 @@ def test_convert_to_a_party_the_user_may_not_see_is_404(
     before = rows(acme)
     assert login(bob).post(url("lead_convert", own.pk), {"existing": hidden.pk}).status_code == 404
     assert rows(acme) == before
+
+
+def test_edit_a_lead(lead: Lead, alice: User) -> None:
+    client = login(alice)
+    form = client.get(url("lead_edit", lead.pk)).content.decode()
+    assert 'value="星河科技"' in form
+    data = {"name": "王小明", "company": "星河科技集团", "mobile": "13912345678"}
+    saved = client.post(url("lead_edit", lead.pk), {**data, "source_channel": "exhibition"})
+    assert saved.status_code == 302
+    lead.refresh_from_db()
+    assert (lead.company, lead.source_channel) == ("星河科技集团", "exhibition")
+    bad = client.post(url("lead_edit", lead.pk), {**data, "email": "x@", "source_channel": "phone"})
+    assert bad.status_code == 422
+    lead.refresh_from_db()
+    assert lead.source_channel == "exhibition"
