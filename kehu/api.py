@@ -21,6 +21,7 @@ from kehu.parties.api import router as parties_router
 from kehu.pool.api import router as pool_router
 from kehu.reports.api import router as reports_router
 from kehu.sales.api import router as sales_router
+from kehu.sales.pipeline_api import router as pipeline_router
 from kehu.tenancy.api import router as tenancy_router
 from kehu.tenancy.api_auth import SessionAuth, TokenAuth, tenant_scoped
 
@@ -84,6 +85,7 @@ api.add_router("", parties_router)
 api.add_router("", activities_router)
 api.add_router("", sales_router)
 api.add_router("", pool_router)
+api.add_router("", pipeline_router)
 api.add_router("", tenancy_router)
 api.add_router("", dataio_router)
 api.add_router("", reports_router)

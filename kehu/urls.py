@@ -2,6 +2,7 @@ from django.contrib.auth.views import LogoutView
 from django.urls import include, path
 
 from kehu.api import api
+from kehu.sales import webform_views
 from kehu.tenancy import views as tenancy_views
 
 urlpatterns = [
@@ -16,4 +17,11 @@ urlpatterns = [
     path("", include("kehu.pool.urls")),
     path("", include("kehu.reports.urls")),
     path("api/v1/", api.urls),
+    # Public lead forms, embedded on firms' websites: no sign-in.
+    path("f/<slug:tenant_slug>/<str:token>/", webform_views.web_form, name="web_form"),
+    path(
+        "f/<slug:tenant_slug>/<str:token>/thanks/",
+        webform_views.web_form_thanks,
+        name="web_form_thanks",
+    ),
 ]

@@ -1,8 +1,10 @@
 """Helpers shared by page views: one view serves the full page or its htmx fragment."""
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -33,3 +35,15 @@ def add_service_errors(form: forms.BaseForm, exc: ValidationError) -> None:
         return
     for field, errors in exc.message_dict.items():
         form.add_error(field if field in form.fields else None, errors)
+
+
+def run_reporting(request: HttpRequest, action: Callable[[], Any], done: str) -> bool:
+    """Run a button's `action`: its ValidationError, or `done`, becomes the page's message
+    (for POST-redirect-GET buttons that have no form to show errors on)."""
+    try:
+        action()
+    except ValidationError as exc:
+        messages.error(request, "；".join(exc.messages))
+        return False
+    messages.success(request, done)
+    return True

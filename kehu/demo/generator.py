@@ -60,6 +60,7 @@ from kehu.demo.factory import (
     below,
 )
 from kehu.demo.orders import write_orders
+from kehu.demo.pipeline import write_pipeline
 from kehu.parties import normalize, search
 from kehu.parties.models import (
     AccountTeamMember,
@@ -87,6 +88,8 @@ DEMO_SEED = 2024
 DEMO_PARTIES = 2000
 DEMO_INTERACTIONS = 20000
 DEMO_ORDERS = 50000
+DEMO_OPPORTUNITIES = 400
+DEMO_LEADS = 300
 
 T = TypeVar("T")
 # progress(stage, done, total)
@@ -486,6 +489,8 @@ def generate(
     parties: int = DEMO_PARTIES,
     interactions: int = DEMO_INTERACTIONS,
     orders: int = 0,
+    opportunities: int = 0,
+    leads: int = 0,
     seed: int = DEMO_SEED,
     now: datetime.datetime | None = None,
     username_prefix: str = "",
@@ -495,7 +500,8 @@ def generate(
     using: str = DEFAULT_DB_ALIAS,
 ) -> GenerateReport:
     """Fill `tenant` with staff and `parties` parties talked to in `interactions` interactions,
-    and (with `orders`) a product catalogue and about that many orders of its customers.
+    and (with `orders`) a product catalogue and about that many orders of its customers,
+    and (with `opportunities`, `leads`) two pipelines with that many deals and leads.
 
     Each batch is its own transaction (wrap the call in one to make it all-or-nothing).
     """
@@ -537,6 +543,11 @@ def generate(
             tick("orders", orders, orders)
         with transaction.atomic(using=using):
             add_effort_and_pool(writer, factory, party_rows.ids, seed)
+        if opportunities or leads:
+            with transaction.atomic(using=using):
+                written = write_pipeline(users, now, rng, opportunities=opportunities, leads=leads)
+            writer.rows.update(written)
+            tick("pipeline", opportunities + leads, opportunities + leads)
     return GenerateReport(users, writer.rows, time.perf_counter() - began)
 
 
@@ -545,6 +556,8 @@ def demo_load(
     parties: int = DEMO_PARTIES,
     interactions: int = DEMO_INTERACTIONS,
     orders: int = DEMO_ORDERS,
+    opportunities: int = DEMO_OPPORTUNITIES,
+    leads: int = DEMO_LEADS,
     seed: int = DEMO_SEED,
     progress: Progress | None = None,
 ) -> tuple[Tenant, GenerateReport | None]:
@@ -564,6 +577,8 @@ def demo_load(
             parties=parties,
             interactions=interactions,
             orders=orders,
+            opportunities=opportunities,
+            leads=leads,
             seed=seed,
             username_prefix=prefix,
             progress=progress,

@@ -131,7 +131,7 @@ def _detail(order: Order) -> Order:
     return order
 
 
-def _lines(payload_lines: list[LineIn]) -> list[services.LineIn]:
+def order_lines_in(payload_lines: list[LineIn]) -> list[services.LineIn]:
     """The body's lines with their products (an id of another firm's product is an error)."""
     found = Product.objects.in_bulk([line.product for line in payload_lines])
     out = []
@@ -177,7 +177,7 @@ def create_order(request: HttpRequest, payload: OrderIn) -> Order:
     owner = staff_ref(payload.owner, "owner") if payload.owner is not None else None
     fields = payload.dict(exclude={"party", "lines", "owner"})
     order = services.order_create(
-        actor=user, party=party, lines=_lines(payload.lines), owner=owner, **fields
+        actor=user, party=party, lines=order_lines_in(payload.lines), owner=owner, **fields
     )
     return _detail(order)
 
@@ -196,7 +196,7 @@ def update_order(request: HttpRequest, order_id: int, payload: OrderPatch) -> Or
     changes = payload.dict(exclude_unset=True, exclude={"lines"})
     if "owner" in changes:
         changes["owner"] = staff_ref(changes["owner"], "owner")
-    lines = _lines(payload.lines) if payload.lines is not None else None
+    lines = order_lines_in(payload.lines) if payload.lines is not None else None
     return _detail(services.order_update(actor=user, order=order, lines=lines, **changes))
 
 

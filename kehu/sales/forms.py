@@ -1,5 +1,6 @@
 """Parsing what the catalogue and order pages send. Forms parse; services decide."""
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +13,7 @@ from kehu.parties.forms import model_field
 from kehu.sales import services
 from kehu.sales.models import (
     Currency,
+    OpportunityLine,
     Order,
     OrderKind,
     OrderLine,
@@ -24,7 +26,7 @@ from kehu.tenancy.models import User
 from kehu.tenancy.selectors import active_staff
 
 
-def _set_queryset(form: forms.BaseForm, name: str, queryset: Any) -> None:
+def set_queryset(form: forms.BaseForm, name: str, queryset: Any) -> None:
     # Per request: the tenant-scoped managers need the request's tenant.
     field = form.fields[name]
     assert isinstance(field, forms.ModelChoiceField)
@@ -49,7 +51,7 @@ class ProductFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _set_queryset(self, "category", category_list())
+        set_queryset(self, "category", category_list())
 
     def filters(self) -> ProductFilters:
         if not self.is_valid():
@@ -77,7 +79,7 @@ class ProductForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _set_queryset(self, "category", category_list())
+        set_queryset(self, "category", category_list())
 
 
 class CategoryForm(forms.Form):
@@ -88,7 +90,7 @@ class CategoryForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _set_queryset(self, "parent", category_list())
+        set_queryset(self, "parent", category_list())
 
 
 class OrderFilterForm(forms.Form):
@@ -110,7 +112,7 @@ class OrderFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _set_queryset(self, "owner", active_staff())
+        set_queryset(self, "owner", active_staff())
 
     def filters(self) -> OrderFilters:
         if not self.is_valid():
@@ -149,7 +151,7 @@ class OrderForm(forms.Form):
 
     def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _set_queryset(self, "owner", active_staff())
+        set_queryset(self, "owner", active_staff())
         if editing:
             del self.fields["status"]  # an order's status moves by its own buttons
 
@@ -174,7 +176,7 @@ class LineForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _set_queryset(self, "product", products_for_sale())
+        set_queryset(self, "product", products_for_sale())
         self.fields["unit_price"].widget.attrs["placeholder"] = _("按目录价")
 
     def line(self) -> services.LineIn:
@@ -211,7 +213,8 @@ LineFormSet = formset_factory(
 ADDED_ROWS = 3  # blank rows a new order starts with
 
 
-def line_initial(order: Order) -> list[dict[str, Any]]:
+def line_initial(lines: Iterable[OrderLine | OpportunityLine]) -> list[dict[str, Any]]:
+    """An order's or an opportunity's lines as the line formset's initial rows."""
     return [
         {
             "product": line.product_id,
@@ -219,7 +222,7 @@ def line_initial(order: Order) -> list[dict[str, Any]]:
             "unit_price": line.unit_price,
             "discount": line.discount or None,
         }
-        for line in order.lines.order_by("position")
+        for line in lines
     ]
 
 

@@ -20,6 +20,8 @@ from kehu.core.models import TenantOwned, Timestamped
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
+    from kehu.parties.models import Party
+
 ZERO = Decimal("0.00")
 
 
@@ -284,3 +286,430 @@ class IdempotencyRecord(TenantOwned):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "key"], name="idempotency_key_unique")
         ]
+
+
+# --- pipelines and opportunities (docs/decisions/0005-pipeline.md) ---------------------
+
+
+class SourceChannel(models.TextChoices):
+    """Where a lead or a deal came from: the channels a firm compares (DOMAIN.md §5)."""
+
+    WEB_FORM = "web_form", _("官网表单")
+    PHONE = "phone", _("电话咨询")
+    EXHIBITION = "exhibition", _("展会")
+    REFERRAL = "referral", _("客户推荐")
+    ADVERTISING = "advertising", _("网络广告")
+    WECHAT = "wechat", _("微信")
+    EVENT = "event", _("会议活动")
+    OTHER = "other", _("其他")
+
+
+class Pipeline(TenantOwned, Timestamped):
+    """A way of selling (新客户销售, 续约/增购) with its own ordered stages."""
+
+    name = models.CharField(_("名称"), max_length=50)
+    is_default = models.BooleanField(_("默认"), default=False)
+
+    class Meta:
+        verbose_name = _("销售流程")
+        verbose_name_plural = _("销售流程")
+        base_manager_name = "all_tenants"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="pipeline_name_unique"),
+            models.UniqueConstraint(
+                fields=["tenant"], condition=Q(is_default=True), name="pipeline_one_default"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StageKind(models.TextChoices):
+    OPEN = "open", _("进行中")
+    WON = "won", _("赢单")
+    LOST = "lost", _("输单")
+
+
+class StageField(models.TextChoices):
+    """Fields a stage may require before an opportunity enters it."""
+
+    AMOUNT = "amount", _("金额")
+    EXPECTED_CLOSE = "expected_close_date", _("预计成交日期")
+    NEXT_STEP = "next_step", _("下一步")
+    CONTACT = "contact", _("联系人")
+    PRODUCTS = "products", _("产品")
+
+
+class Stage(TenantOwned):
+    pipeline = models.ForeignKey(
+        Pipeline, on_delete=models.CASCADE, related_name="stages", verbose_name=_("销售流程")
+    )
+    name = models.CharField(_("阶段名称"), max_length=50)
+    position = models.PositiveSmallIntegerField(_("顺序"))
+    probability = models.PositiveSmallIntegerField(_("赢单概率（%）"))
+    kind = models.CharField(
+        _("类型"), max_length=8, choices=StageKind.choices, default=StageKind.OPEN
+    )
+    required_fields = models.JSONField(_("进入时必填"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("销售阶段")
+        verbose_name_plural = _("销售阶段")
+        base_manager_name = "all_tenants"
+        constraints = [
+            models.UniqueConstraint(fields=["pipeline", "name"], name="stage_name_unique"),
+            models.CheckConstraint(condition=Q(probability__lte=100), name="stage_probability_le"),
+        ]
+        indexes = [models.Index(fields=["tenant", "pipeline", "position"], name="stage_pos_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_open(self) -> bool:
+        return self.kind == StageKind.OPEN
+
+
+class LostReason(TenantOwned):
+    """One of the firm's reasons a deal is lost (价格, 竞品, 预算取消 …)."""
+
+    name = models.CharField(_("输单原因"), max_length=50)
+    position = models.PositiveSmallIntegerField(_("顺序"), default=0)
+    is_active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        verbose_name = _("输单原因")
+        verbose_name_plural = _("输单原因")
+        base_manager_name = "all_tenants"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="lost_reason_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PipelineSettings(TenantOwned):
+    """The firm's selling settings: when a deal is stale, who gets unmatched leads."""
+
+    stale_days = models.PositiveSmallIntegerField(_("多少天无跟进视为停滞"), default=14)
+    default_team = models.ForeignKey(
+        "tenancy.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("默认分配团队"),
+    )
+
+    class Meta:
+        base_manager_name = "all_tenants"
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="pipeline_settings_one")]
+
+
+class Opportunity(TenantOwned, Timestamped):
+    """A deal (商机) being worked through a pipeline's stages towards won or lost."""
+
+    name = models.CharField(_("商机名称"), max_length=100)
+    party = models.ForeignKey(
+        "parties.Party",
+        on_delete=models.PROTECT,
+        related_name="opportunities",
+        verbose_name=_("客户"),
+    )
+    contact = models.ForeignKey(
+        "parties.Party",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("联系人"),
+    )
+    pipeline = models.ForeignKey(
+        Pipeline, on_delete=models.PROTECT, related_name="opportunities", verbose_name=_("销售流程")
+    )
+    stage = models.ForeignKey(
+        Stage, on_delete=models.PROTECT, related_name="opportunities", verbose_name=_("阶段")
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="opportunities",
+        verbose_name=_("负责人"),
+    )
+    amount = money_field(_("金额"), null=True, blank=True, validators=[MinValueValidator(0)])
+    currency = models.CharField(
+        _("币种"), max_length=3, choices=Currency.choices, default=Currency.CNY
+    )
+    expected_close_date = models.DateField(_("预计成交日期"), null=True, blank=True)
+    next_step = models.CharField(_("下一步"), max_length=200, blank=True)
+    competitors: "models.ManyToManyField[Party, OpportunityCompetitor]" = models.ManyToManyField(
+        "parties.Party",
+        through="OpportunityCompetitor",
+        blank=True,
+        related_name="+",
+        verbose_name=_("竞争对手"),
+    )
+    competitor_note = models.CharField(_("其他竞争对手"), max_length=200, blank=True)
+    source_channel = models.CharField(
+        _("来源渠道"), max_length=16, choices=SourceChannel.choices, blank=True
+    )
+    campaign = models.CharField(_("市场活动"), max_length=100, blank=True)
+    lost_reason = models.ForeignKey(
+        LostReason,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("输单原因"),
+    )
+    close_note = models.CharField(_("赢单/输单说明"), max_length=500, blank=True)
+    closed_on = models.DateField(_("成交/关闭日期"), null=True, blank=True)
+    order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The last stage change; the stale flag also reads the party's interactions and tasks.
+    stage_changed_at = models.DateTimeField(_("阶段变更时间"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("商机")
+        verbose_name_plural = _("商机")
+        base_manager_name = "all_tenants"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__isnull=True) | Q(amount__gte=0), name="opportunity_amount_gte_0"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "stage", "id"], name="opportunity_stage_idx"),
+            models.Index(fields=["tenant", "owner", "id"], name="opportunity_owner_idx"),
+            models.Index(fields=["tenant", "party", "id"], name="opportunity_party_idx"),
+            models.Index(
+                fields=["tenant", "pipeline", "expected_close_date"], name="opportunity_close_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OpportunityLine(TenantOwned):
+    """A product the deal would sell; winning the deal orders these lines."""
+
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField(_("行号"))
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, related_name="+", verbose_name=_("产品")
+    )
+    quantity = models.DecimalField(_("数量"), max_digits=12, decimal_places=3)
+    unit_price = money_field(_("单价"))
+    discount = money_field(_("行折扣"), default=ZERO)
+    amount = money_field(_("金额"))
+
+    class Meta:
+        base_manager_name = "all_tenants"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["opportunity", "position"], name="opportunity_line_position"
+            )
+        ]
+
+
+class OpportunityCompetitor(TenantOwned):
+    """A party with the competitor role that competes for this deal."""
+
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="+")
+    party = models.ForeignKey("parties.Party", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        base_manager_name = "all_tenants"
+        constraints = [
+            models.UniqueConstraint(fields=["opportunity", "party"], name="competitor_unique")
+        ]
+
+
+class StageMove(TenantOwned):
+    """One change of an opportunity's stage: who, when, from where to where."""
+
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="moves")
+    from_stage = models.ForeignKey(
+        Stage, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("原阶段")
+    )
+    to_stage = models.ForeignKey(
+        Stage, on_delete=models.PROTECT, related_name="+", verbose_name=_("新阶段")
+    )
+    moved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    moved_at = models.DateTimeField(_("时间"))
+
+    class Meta:
+        base_manager_name = "all_tenants"
+        indexes = [
+            models.Index(fields=["tenant", "opportunity", "-moved_at"], name="stage_move_idx")
+        ]
+
+
+# --- leads -----------------------------------------------------------------------------
+
+
+class LeadStatus(models.TextChoices):
+    NEW = "new", _("新线索")
+    WORKING = "working", _("跟进中")
+    QUALIFIED = "qualified", _("已确认")
+    DISQUALIFIED = "disqualified", _("已废弃")
+    CONVERTED = "converted", _("已转化")
+
+
+class LeadVia(models.TextChoices):
+    MANUAL = "manual", _("手工录入")
+    API = "api", _("API")
+    FORM = "form", _("网页表单")
+
+
+class Lead(TenantOwned, Timestamped):
+    """Someone who may buy (线索), before they are a party in the archive."""
+
+    name = models.CharField(_("姓名"), max_length=50)
+    company = models.CharField(_("公司"), max_length=100, blank=True)
+    uscc = models.CharField(_("统一社会信用代码"), max_length=18, blank=True)
+    title = models.CharField(_("职务"), max_length=50, blank=True)
+    mobile = models.CharField(_("手机"), max_length=20, blank=True)
+    email = models.EmailField(_("邮箱"), max_length=120, blank=True)
+    wechat = models.CharField(_("微信"), max_length=20, blank=True)
+    region = models.CharField(_("地区"), max_length=20, blank=True)
+    source_channel = models.CharField(
+        _("来源渠道"), max_length=16, choices=SourceChannel.choices, default=SourceChannel.OTHER
+    )
+    campaign = models.CharField(_("市场活动"), max_length=100, blank=True)
+    product_interest = models.ForeignKey(
+        Product,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("意向产品"),
+    )
+    note = models.TextField(_("备注"), max_length=2000, blank=True)
+    status = models.CharField(
+        _("状态"), max_length=14, choices=LeadStatus.choices, default=LeadStatus.NEW
+    )
+    disqualify_reason = models.CharField(_("废弃原因"), max_length=200, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="leads",
+        verbose_name=_("负责人"),
+    )
+    team = models.ForeignKey(
+        "tenancy.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("分配团队"),
+    )
+    created_via = models.CharField(
+        _("录入方式"), max_length=8, choices=LeadVia.choices, default=LeadVia.MANUAL
+    )
+    web_form = models.ForeignKey(
+        "WebForm", null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
+    )
+    converted_party = models.ForeignKey(
+        "parties.Party", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    converted_contact = models.ForeignKey(
+        "parties.Party", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    converted_opportunity = models.ForeignKey(
+        Opportunity, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    converted_at = models.DateTimeField(_("转化时间"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("线索")
+        verbose_name_plural = _("线索")
+        base_manager_name = "all_tenants"
+        indexes = [
+            models.Index(fields=["tenant", "status", "id"], name="lead_status_idx"),
+            models.Index(fields=["tenant", "owner", "id"], name="lead_owner_idx"),
+            models.Index(fields=["tenant", "team", "id"], name="lead_team_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.company}）" if self.company else self.name
+
+
+class AssignmentRule(TenantOwned):
+    """Who gets a new lead: the first active rule, by position, whose region and product
+    match (blank matches any) sends it to a person or round robin within a team."""
+
+    position = models.PositiveSmallIntegerField(_("顺序"))
+    region = models.CharField(_("地区"), max_length=20, blank=True)
+    product = models.ForeignKey(
+        Product, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    team = models.ForeignKey(
+        "tenancy.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    is_active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        base_manager_name = "all_tenants"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(team__isnull=True, user__isnull=False)
+                | Q(team__isnull=False, user__isnull=True),
+                name="assignment_rule_one_target",
+            )
+        ]
+        indexes = [models.Index(fields=["tenant", "position"], name="assignment_rule_idx")]
+
+
+class RoundRobin(TenantOwned):
+    """The last member of a team who got a lead; locked (select_for_update) while the
+    next one is picked, so that two leads at once never go to the same person."""
+
+    team = models.OneToOneField("tenancy.Team", on_delete=models.CASCADE, related_name="+")
+    last_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        base_manager_name = "all_tenants"
+
+
+class WebForm(TenantOwned, Timestamped):
+    """A public lead form a firm embeds on its website (an iframe)."""
+
+    title = models.CharField(_("表单标题"), max_length=100)
+    token = models.CharField(max_length=32, unique=True)
+    fields = models.JSONField(_("显示的字段"), default=list)
+    source_channel = models.CharField(
+        _("来源渠道"), max_length=16, choices=SourceChannel.choices, default=SourceChannel.WEB_FORM
+    )
+    campaign = models.CharField(_("市场活动"), max_length=100, blank=True)
+    thank_you = models.CharField(_("提交后显示"), max_length=200, blank=True)
+    # The sites that may show the form in an iframe (CSP frame-ancestors); blank: any.
+    allowed_origins = models.CharField(_("允许嵌入的网站"), max_length=500, blank=True)
+    is_active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        verbose_name = _("线索表单")
+        verbose_name_plural = _("线索表单")
+        base_manager_name = "all_tenants"
+
+    def __str__(self) -> str:
+        return self.title

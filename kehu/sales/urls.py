@@ -1,6 +1,6 @@
 from django.urls import URLPattern, URLResolver, path
 
-from kehu.sales import views
+from kehu.sales import lead_views, pipeline_views, settings_views, views
 
 app_name = "sales"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -15,4 +15,51 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("orders/<int:pk>/edit/", views.order_edit, name="order_edit"),
     path("orders/<int:pk>/status/", views.order_status, name="order_status"),
     path("orders/<int:pk>/return/", views.return_new, name="return_new"),
+    path("opportunities/", pipeline_views.opportunity_list, name="opportunity_list"),
+    path("opportunities/board/", pipeline_views.board, name="board"),
+    path("opportunities/new/", pipeline_views.opportunity_new, name="opportunity_new"),
+    path("opportunities/<int:pk>/", pipeline_views.opportunity_detail, name="opportunity_detail"),
+    path("opportunities/<int:pk>/edit/", pipeline_views.opportunity_edit, name="opportunity_edit"),
+    path("opportunities/<int:pk>/move/", pipeline_views.opportunity_move, name="opportunity_move"),
+    path("opportunities/<int:pk>/win/", pipeline_views.opportunity_win, name="opportunity_win"),
+    path("opportunities/<int:pk>/lose/", pipeline_views.opportunity_lose, name="opportunity_lose"),
+    path("settings/selling/", settings_views.pipeline_settings, name="pipeline_settings"),
+    path("settings/selling/pipelines/new/", settings_views.pipeline_new, name="pipeline_new"),
+    path(
+        "settings/selling/pipelines/<int:pk>/default/",
+        settings_views.pipeline_default,
+        name="pipeline_default",
+    ),
+    path(
+        "settings/selling/pipelines/<int:pk>/stages/new/",
+        settings_views.stage_new,
+        name="stage_new",
+    ),
+    path("settings/selling/stages/<int:pk>/", settings_views.stage_edit, name="stage_edit"),
+    path(
+        "settings/selling/lost-reasons/new/",
+        settings_views.lost_reason_new,
+        name="lost_reason_new",
+    ),
+    path("settings/selling/options/", settings_views.settings_edit, name="settings_edit"),
+    path("settings/selling/rules/new/", settings_views.rule_new, name="rule_new"),
+    path(
+        "settings/selling/rules/<int:pk>/delete/",
+        settings_views.rule_remove,
+        name="rule_remove",
+    ),
+    path("leads/", lead_views.lead_list, name="lead_list"),
+    path("leads/new/", lead_views.lead_new, name="lead_new"),
+    path("leads/<int:pk>/", lead_views.lead_detail, name="lead_detail"),
+    path("leads/<int:pk>/edit/", lead_views.lead_edit, name="lead_edit"),
+    path("leads/<int:pk>/status/", lead_views.lead_status, name="lead_status"),
+    path("leads/<int:pk>/assign/", lead_views.lead_assign, name="lead_assign"),
+    path("leads/<int:pk>/convert/", lead_views.lead_convert, name="lead_convert"),
+    path("settings/selling/forms/new/", settings_views.web_form_new, name="web_form_new"),
+    path(
+        "settings/selling/forms/<int:pk>/toggle/",
+        settings_views.web_form_toggle,
+        name="web_form_toggle",
+    ),
+    path("forecast/", pipeline_views.forecast, name="forecast"),
 ]

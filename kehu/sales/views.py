@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
@@ -53,7 +54,7 @@ STATUS_BUTTONS = {
 }
 
 
-def _list_response(
+def list_response(
     request: MemberRequest, template: str, fragment: str, context: dict[str, Any]
 ) -> HttpResponse:
     # htmx asks for the whole page when it restores history it did not cache.
@@ -77,9 +78,7 @@ def product_list(request: MemberRequest) -> HttpResponse:
         "page": page,
         "category_form": CategoryForm(auto_id="id_category_%s"),
     }
-    return _list_response(
-        request, "sales/product_list.html", "sales/_product_results.html", context
-    )
+    return list_response(request, "sales/product_list.html", "sales/_product_results.html", context)
 
 
 def _product_initial(product: Product) -> dict[str, Any]:
@@ -153,7 +152,7 @@ def order_list(request: MemberRequest) -> HttpResponse:
     orders = selectors.order_list(request.user, filters)
     page = paginate(orders, page_number(request), capped_count(orders, COUNT_CAP))
     context = {"nav": "orders", "form": form, "page": page, "party": party}
-    return _list_response(request, "sales/order_list.html", "sales/_order_results.html", context)
+    return list_response(request, "sales/order_list.html", "sales/_order_results.html", context)
 
 
 @member_required
@@ -194,7 +193,18 @@ def _save_order(form: OrderForm, lines: Any, action: Any) -> Order | None:
     return order
 
 
-def _party_choice(request: MemberRequest) -> Any:
+def party_picker(
+    request: MemberRequest, nav: str, pick: str, heading: str, prompt: str
+) -> HttpResponse:
+    """The page that asks which party a new record is for (a search and its matches)."""
+    query = request.GET.get("q", "")
+    found = party_list(request.user, PartyFilters(q=query))[:20] if query.strip() else []
+    context = {"nav": nav, "query": query, "matches": found, "heading": heading}
+    context |= {"prompt": prompt, "pick_url": reverse(pick)}
+    return render(request, "sales/order_party.html", context)
+
+
+def party_choice(request: MemberRequest) -> Any:
     raw = (request.POST if request.method == "POST" else request.GET).get("party", "")
     if not raw.isdigit():
         return None
@@ -205,12 +215,11 @@ def _party_choice(request: MemberRequest) -> Any:
 def order_new(request: MemberRequest) -> HttpResponse:
     user = request.user
     require(user.can_write)
-    party = _party_choice(request)
+    party = party_choice(request)
     if party is None:
-        query = request.GET.get("q", "")
-        found = party_list(user, PartyFilters(q=query))[:20] if query.strip() else []
-        context = {"nav": "orders", "query": query, "matches": found}
-        return render(request, "sales/order_party.html", context)
+        return party_picker(
+            request, "orders", "sales:order_new", _("新建订单"), _("先选择下单的客户。")
+        )
     posted = request.POST if request.method == "POST" else None
     form = OrderForm(posted, initial={"order_date": timezone.localdate(), "owner": party.owner_id})
     lines = LineFormSet(posted, prefix="lines")
@@ -235,7 +244,9 @@ def order_edit(request: MemberRequest, pk: int) -> HttpResponse:
     posted = request.POST if request.method == "POST" else None
     initial = {name: getattr(order, name) for name in OrderForm.base_fields if name != "owner"}
     form = OrderForm(posted, initial={**initial, "owner": order.owner_id}, editing=True)
-    lines = LineFormSet(posted, prefix="lines", initial=line_initial(order))
+    lines = LineFormSet(
+        posted, prefix="lines", initial=line_initial(order.lines.order_by("position"))
+    )
     saved = None
     if posted is not None:
         saved = _save_order(

@@ -44,8 +44,24 @@ from kehu.parties.models import (
 )
 from kehu.pool import services as pool
 from kehu.pool.models import PoolSettings
+from kehu.sales import lead_services
+from kehu.sales import pipeline_services as deals
 from kehu.sales import services as sales
-from kehu.sales.models import IdempotencyRecord, Order, OrderLine, Product, ProductCategory
+from kehu.sales.models import (
+    IdempotencyRecord,
+    Lead,
+    LostReason,
+    Opportunity,
+    OpportunityLine,
+    Order,
+    OrderLine,
+    Pipeline,
+    Product,
+    ProductCategory,
+    RoundRobin,
+    Stage,
+    StageMove,
+)
 from kehu.tenancy import services as tenancy
 from kehu.tenancy.models import ApiToken, Invitation, Team, TeamMembership, Tenant, User
 
@@ -205,6 +221,28 @@ OPS = [
         200,
         outsider=422,
     ),
+    Op("PATCH", "/pipelines/{pipeline}", {"name": "大客户"}, "catalogue", 200),
+    Op(
+        "POST",
+        "/pipelines/{pipeline}/stages",
+        {"name": "试用", "probability": 50},
+        "catalogue",
+        201,
+    ),
+    Op("PATCH", "/stages/{stage}", {"probability": 20}, "catalogue", 200),
+    Op("POST", "/opportunities", {"party": "{party}", "name": "新商机"}, "write", 201),
+    Op("GET", "/opportunities/{opportunity}", None, "read", 200),
+    Op("PATCH", "/opportunities/{opportunity}", {"next_step": "报价"}, "write", 200),
+    Op("POST", "/opportunities/{opportunity}/move", {"stage": "{stage2}"}, "write", 200),
+    Op("POST", "/opportunities/{opportunity}/win", {}, "write", 200),
+    Op("POST", "/opportunities/{opportunity}/lose", {"lost_reason": "{reason}"}, "write", 200),
+    Op("GET", "/leads/{lead}", None, "read", 200),
+    Op("PATCH", "/leads/{lead}", {"note": "想要报价"}, "write", 200),
+    Op("POST", "/leads/{lead}/assign", {"owner": "{bob}"}, "write", 200),
+    Op("POST", "/leads/{lead}/qualify", None, "write", 200),
+    Op("POST", "/leads/{lead}/disqualify", {"reason": "空号"}, "write", 200),
+    Op("GET", "/leads/{lead}/duplicates", None, "read", 200),
+    Op("POST", "/leads/{lead}/convert", {"create_anyway": True}, "write", 201),
 ]
 
 # Operations that name no record of Alice's: every caller acts in their own firm.
@@ -237,6 +275,27 @@ UNNAMED = [
     Op("POST", "/product-categories", {"name": "新分类"}, "manage", 201),
     Op("GET", "/orders", None, "member", 200),
     Op("GET", "/orders/export", None, "member", 200),
+    Op("GET", "/pipelines", None, "member", 200),
+    Op(
+        "POST",
+        "/pipelines",
+        {
+            "name": "续约",
+            "stages": [
+                {"name": "续约洽谈", "probability": 50},
+                {"name": "续约成功", "probability": 100, "kind": "won"},
+                {"name": "未续约", "probability": 0, "kind": "lost"},
+            ],
+        },
+        "manage",
+        201,
+    ),
+    Op("GET", "/lost-reasons", None, "member", 200),
+    Op("POST", "/lost-reasons", {"name": "预算取消"}, "manage", 201),
+    Op("GET", "/opportunities", None, "member", 200),
+    Op("GET", "/forecast", None, "member", 200),
+    Op("GET", "/leads", None, "member", 200),
+    Op("POST", "/leads", {"name": "李雷", "mobile": "13800001111"}, "write", 201),
 ]
 
 # What Bob (sales, own records only) and Dora (read-only, sees all) get on Alice's world;
@@ -276,6 +335,8 @@ OUTSIDER_LISTS = {
     "/products": [],
     "/orders": [],
     "/orders/export": [],
+    "/opportunities": [],
+    "/leads": [],
 }
 
 
@@ -326,7 +387,29 @@ def world(acme: Tenant, alice: User, bob: User, dora: User) -> World:
         sold = [sales.LineIn(chair, Decimal(2))]
         order = sales.order_create(actor=alice, party=person, lines=sold, status="confirmed")
         draft = sales.order_create(actor=alice, party=person, lines=sold)
+        pipeline = deals.pipeline_create(
+            actor=alice,
+            name="新客户销售",
+            stages=[
+                deals.StageIn("接洽", 10),
+                deals.StageIn("提案", 60),
+                deals.StageIn("赢单", 100, "won"),
+                deals.StageIn("输单", 0, "lost"),
+            ],
+        )
+        first, second = Stage.objects.filter(pipeline=pipeline).order_by("position")[:2]
+        deal = deals.opportunity_create(actor=alice, party=party, name="办公椅")
+        reason = deals.lost_reason_create(actor=alice, name="价格")
+        lead = lead_services.lead_create(
+            actor=alice, name="韩梅梅", company="甲公司", mobile="13900002222", owner=alice
+        )
     return {
+        "pipeline": pipeline.pk,
+        "stage": first.pk,
+        "stage2": second.pk,
+        "opportunity": deal.pk,
+        "reason": reason.pk,
+        "lead": lead.pk,
         "import": job.pk,
         "party": party.pk,
         "pooled": pooled.pk,
@@ -394,6 +477,14 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
             ProductCategory,
             IdempotencyRecord,
             OwnershipChange,
+            Lead,
+            LostReason,
+            Opportunity,
+            OpportunityLine,
+            Pipeline,
+            RoundRobin,
+            Stage,
+            StageMove,
             PartyLink,
             PartyRole,
             PartyTag,
@@ -428,6 +519,14 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
                 Product.objects.order_by("pk").values_list("pk", "unit_price", "is_active")
             ),
             "orders": list(Order.objects.order_by("pk").values_list("pk", "status", "note")),
+            "pipelines": list(Pipeline.objects.order_by("pk").values_list("pk", "name")),
+            "stages": list(Stage.objects.order_by("pk").values_list("pk", "probability")),
+            "opportunities": list(
+                Opportunity.objects.order_by("pk").values_list("pk", "stage_id", "next_step")
+            ),
+            "leads": list(
+                Lead.objects.order_by("pk").values_list("pk", "status", "note", "owner_id")
+            ),
         }
 
 
@@ -553,6 +652,10 @@ def _template(path: str) -> str:
         "product": "product_id",
         "order": "order_id",
         "draft": "order_id",
+        "pipeline": "pipeline_id",
+        "stage": "stage_id",
+        "opportunity": "opportunity_id",
+        "lead": "lead_id",
         "alice": "user_id",
         "bob": "user_id",
     }

@@ -11,6 +11,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from kehu.demo.generator import (
     DEMO_INTERACTIONS,
+    DEMO_LEADS,
+    DEMO_OPPORTUNITIES,
     DEMO_ORDERS,
     DEMO_PARTIES,
     DEMO_PASSWORD,
@@ -29,6 +31,8 @@ class Command(BaseCommand):
         parser.add_argument("--parties", type=int, default=DEMO_PARTIES)
         parser.add_argument("--interactions", type=int, default=DEMO_INTERACTIONS)
         parser.add_argument("--orders", type=int, default=DEMO_ORDERS)
+        parser.add_argument("--opportunities", type=int, default=DEMO_OPPORTUNITIES)
+        parser.add_argument("--leads", type=int, default=DEMO_LEADS)
         parser.add_argument("--seed", type=int, default=DEMO_SEED)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -38,6 +42,8 @@ class Command(BaseCommand):
                 parties=options["parties"],
                 interactions=options["interactions"],
                 orders=options["orders"],
+                opportunities=options["opportunities"],
+                leads=options["leads"],
                 seed=options["seed"],
                 progress=self._progress if options["verbosity"] > 1 else None,
             )
