@@ -502,7 +502,10 @@ def _new_customers(actor: User, planned: list[_Planned]) -> None:
     """The parties whose first sale (since being lost) is in this batch, moved in bulk.
 
     Their states are read again, locked, inside the write: a batch written beside this
-    one may have made them customers since this one was checked."""
+    one may have made them customers since this one was checked. The locks are taken in
+    one statement in id order, so two batches moving the same parties wait for each
+    other instead of deadlocking (as two UPDATEs in scan order did), and "no key" so that
+    they do not wait on the key-share locks of orders inserted for those parties."""
     first: dict[int, _Planned] = {}
     for p in planned:
         booked = p.result != UNCHANGED and p.row.status in BOOKED
@@ -510,7 +513,7 @@ def _new_customers(actor: User, planned: list[_Planned]) -> None:
             first.setdefault(p.party.pk, p)
     if not first:
         return
-    fresh = Party.objects.filter(pk__in=list(first)).order_by("pk").select_for_update()
+    fresh = Party.objects.filter(pk__in=list(first)).order_by("pk").select_for_update(no_key=True)
     moves = []
     for party in fresh.only("tenant", "name", "relationship_state"):
         to_state = booking_move(party)
