@@ -216,6 +216,7 @@ class _Planned:
     # Totals as `services.totals_of` computes them for an order (not a return).
     subtotal: Decimal = ZERO
     cost: Decimal = ZERO
+    changes: dict[str, list[Any]] = field(default_factory=dict)  # the audit's, once checked
 
     @property
     def revenue(self) -> Decimal:
@@ -248,6 +249,11 @@ class _Planned:
 
     def summary(self) -> list[str]:
         return [line.summary() for line in self.lines]
+
+    def audit_changes(self) -> dict[str, list[Any]]:
+        after = {**self.after(), "lines": self.summary()}
+        # diff({}, after), without comparing each field with a missing one.
+        return diff(self.before, after) if self.before else _created(after)
 
 
 def _with_returns(order_ids: Sequence[int]) -> set[int]:
@@ -437,6 +443,7 @@ def _number_new(new: list[_Planned], ids: Sequence[int]) -> None:
             p.number = default_number(
                 Order(pk=pk, kind=OrderKind.ORDER, order_date=p.row.order_date)
             )
+            p.changes["number"] = [None, p.number]
 
 
 def _update(changed: list[_Planned], now: datetime.datetime) -> None:
@@ -465,12 +472,9 @@ def _audit_rows(actor: User, written: list[_Planned]) -> list[Row]:
     rows: list[Row] = []
     for p in written:
         action = Action.CREATE if p.result == CREATED else Action.UPDATE
-        after = {**p.after(), "lines": p.summary()}
-        # diff({}, after), without comparing each field with a missing one.
-        changes = diff(p.before, after) if p.before else _created(after)
-        head = (actor.pk, action, ORDER_TYPE, p.pk, (p.number or f"#{p.pk}")[:200])
-        rows.append((*head, ORDER_TYPE, p.pk, changes))
-        rows.append((*head, PARTY_TYPE, p.party.pk, changes))
+        head = (actor.pk, action, ORDER_TYPE, p.pk, p.number[:200])
+        rows.append((*head, ORDER_TYPE, p.pk, p.changes))
+        rows.append((*head, PARTY_TYPE, p.party.pk, p.changes))
     return rows
 
 
@@ -551,6 +555,10 @@ def orders_check(*, actor: User, rows: Sequence[OrderRow]) -> CheckedBatch:
     planned = _plan(batch)
     if batch.errors:
         raise ValidationError(batch.errors)
+    for p in planned:
+        if p.result != UNCHANGED:
+            # Here rather than when writing: on SQLite the write holds the one write lock.
+            p.changes = p.audit_changes()
     return CheckedBatch(actor, planned)
 
 
