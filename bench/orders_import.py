@@ -147,7 +147,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=DEFAULT_SQLITE)
     parser.add_argument("--orders", type=int, default=1_000_000)
-    parser.add_argument("--batch", type=int, default=1000, help="orders per request (≤ 1000)")
+    parser.add_argument("--batch", type=int, default=1000, help="orders per request (≤ 5000)")
     parser.add_argument("--parties", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)

@@ -14,6 +14,18 @@ from typing import Any, cast
 from django.db import DEFAULT_DB_ALIAS, connections, models
 
 Row = tuple[Any, ...]
+# The columns `kehu.core.audit.audit_write` fills, in this order, for writers that add
+# audit entries as plain rows (tenant and created_at come from the writer).
+AUDIT_COLUMNS = (
+    "actor_id",
+    "action",
+    "object_type",
+    "object_id",
+    "object_repr",
+    "root_type",
+    "root_id",
+    "changes",
+)
 
 
 class BulkWriter:
@@ -45,6 +57,8 @@ class BulkWriter:
         are safe beside concurrent writers.
         """
         table = model._meta.db_table
+        if not self.is_postgresql and not self.connection.in_atomic_block:
+            raise RuntimeError("reserve_ids on SQLite needs the write lock of a transaction")
         with self.connection.cursor() as cursor:
             if self.is_postgresql:
                 cursor.execute(
@@ -105,7 +119,7 @@ class _InsertPlan:
     def write(self, rows: Sequence[Row]) -> None:
         connection = self.writer.connection
         if self.converters:
-            rows = [self._convert(row) for row in rows]
+            rows = self._converted(rows)
         if self.defaults:
             rows = [(*row, *self.defaults) for row in rows]
         with connection.cursor() as cursor:
@@ -116,11 +130,24 @@ class _InsertPlan:
             else:
                 cursor.executemany(self.sql, rows)
 
-    def _convert(self, row: Row) -> Row:
-        values = list(row)
+    def _converted(self, rows: Sequence[Row]) -> list[Row]:
+        """The rows with dates, times and JSON as the backend takes them. A value that is
+        the very object of the row before (an audit entry written once in a record's
+        history and once in its parent's) is converted once: JSON is the dear part."""
         connection = self.writer.connection
-        for i, f in self.converters:
-            # prepared=True: the values are already the right Python types, so only the
-            # backend's adaptation (aware datetime → UTC text on SQLite, JSON → text) runs.
-            values[i] = f.get_db_prep_value(values[i], connection, prepared=True)
-        return tuple(values)
+        out = []
+        last_in: list[Any] = [None] * len(self.converters)
+        last_out: list[Any] = [None] * len(self.converters)
+        for row in rows:
+            values = list(row)
+            for k, (i, f) in enumerate(self.converters):
+                value = values[i]
+                if value is not last_in[k] or value is None:
+                    last_in[k] = value
+                    # prepared=True: the values are already the right Python types, so
+                    # only the backend's adaptation (aware datetime → UTC text on SQLite,
+                    # JSON → text) runs.
+                    last_out[k] = f.get_db_prep_value(value, connection, prepared=True)
+                values[i] = last_out[k]
+            out.append(tuple(values))
+        return out

@@ -13,7 +13,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kehu.core.audit import audit_entry, audit_write, diff, snapshot
+from kehu.core.audit import audit_write, diff, snapshot
+from kehu.core.bulk import AUDIT_COLUMNS, BulkWriter
 from kehu.core.context import current_tenant_id
 from kehu.core.models import AuditEntry
 from kehu.parties import search
@@ -274,12 +275,19 @@ def _state_audit(change: StateChange) -> dict[str, list[Any]]:
 @transaction.atomic
 def party_states_change_bulk(
     *, actor: User, moves: Sequence[tuple[Party, str, str]], at: datetime.datetime | None = None
-) -> list[StateChange]:
+) -> None:
     """Many (party, to_state, reason) moves in a few queries, with the same rules, history
-    and audit as `party_change_state` (bulk order imports make many customers at once)."""
+    and audit as `party_change_state` (bulk order imports make many customers at once).
+    The history and audit rows go in as plain rows (BulkWriter): an import's first batch
+    can make a thousand customers."""
     at = at or timezone.now()
     changes = [_state_change(actor, party, to, reason, at) for party, to, reason in moves]
-    StateChange.objects.bulk_create(changes)
+    writer = BulkWriter(current_tenant_id(), at)
+    writer.insert(
+        StateChange,
+        ("party_id", "from_state", "to_state", "reason", "changed_by_id", "changed_at"),
+        [(c.party_id, c.from_state, c.to_state, c.reason, actor.pk, at) for c in changes],
+    )
     by_state: dict[str, list[int]] = {}
     for party, to_state, _reason in moves:
         by_state.setdefault(to_state, []).append(party.pk)
@@ -287,11 +295,12 @@ def party_states_change_bulk(
     for to_state, ids in by_state.items():
         Party.objects.filter(pk__in=ids).update(relationship_state=to_state, updated_at=at)
     party_touch(actor=actor, party_ids=[party.pk for party, _to, _reason in moves])
-    AuditEntry.objects.bulk_create(
-        audit_entry(actor_id=actor.pk, action=Action.STATE, obj=c.party, changes=_state_audit(c))
-        for c in changes
-    )
-    return changes
+    kind = Party._meta.label_lower
+    entries = [
+        (actor.pk, Action.STATE, kind, party.pk, str(party)[:200], kind, party.pk, _state_audit(c))
+        for c, (party, _to, _reason) in zip(changes, moves, strict=True)
+    ]
+    writer.insert(AuditEntry, AUDIT_COLUMNS, entries)
 
 
 def _add_part(actor: User, party: Party, part: Any, fields: Iterable[str]) -> None:

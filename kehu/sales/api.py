@@ -250,20 +250,16 @@ def create_return(request: HttpRequest, order_id: int, payload: ReturnIn) -> Ord
 
 def _import_answer(result: imports.ImportResult) -> dict[str, Any]:
     return {
-        "created": len(result.created),
-        "updated": len(result.updated),
-        "unchanged": len(result.unchanged),
-        "orders": [
-            {
-                "index": i,
-                "id": order.pk,
-                "number": order.number,
-                "external_id": order.external_id,
-                "result": outcome,
-            }
-            for i, (order, outcome) in enumerate(result.rows)
-        ],
+        "created": result.count(imports.CREATED),
+        "updated": result.count(imports.UPDATED),
+        "unchanged": result.count(imports.UNCHANGED),
+        "orders": [{"index": i, **row._asdict()} for i, row in enumerate(result.rows)],
     }
+
+
+def _json(answer: Any, status: int = 200) -> HttpResponse:
+    content = json.dumps(answer, ensure_ascii=False)
+    return HttpResponse(content, status=status, content_type="application/json")
 
 
 def _replay(user: User, key: str, body_hash: str) -> HttpResponse | None:
@@ -272,15 +268,14 @@ def _replay(user: User, key: str, body_hash: str) -> HttpResponse | None:
         return None
     if record.request_hash != body_hash or record.operation != "orders.bulk":
         raise ValidationError(_("这个 Idempotency-Key 已用于另一个请求；每个请求请使用新的键。"))
-    content = json.dumps(record.response, ensure_ascii=False)
-    response = HttpResponse(content, status=record.status_code, content_type="application/json")
+    response = _json(record.response, record.status_code)
     response["Idempotent-Replayed"] = "true"
     return response
 
 
 @router.post("/orders/bulk", response={200: ImportOut})
-def import_orders(request: HttpRequest, payload: ImportIn) -> Any:
-    """Create or update (by `external_id`) up to 1,000 orders, all or none. Send an
+def import_orders(request: HttpRequest, payload: ImportIn) -> HttpResponse:
+    """Create or update (by `external_id`) up to 5,000 orders, all or none. Send an
     `Idempotency-Key` header to make a retry safe: the same key and body answer the first
     answer again and write nothing; the same key with another body is refused (422)."""
     user = api_user(request)
@@ -291,8 +286,11 @@ def import_orders(request: HttpRequest, payload: ImportIn) -> Any:
     body_hash = hashlib.sha256(request.body).hexdigest()
     if key and (replayed := _replay(user, key, body_hash)) is not None:
         return replayed
+    checked = imports.orders_check(actor=user, rows=payload.orders)
     with transaction.atomic():
-        answer = _import_answer(imports.orders_import(actor=user, rows=payload.orders))
+        # Built from plain values (ints and strings), so it is kept and answered as it
+        # is: validating thousands of rows against ImportOut again cost a tenth of a batch.
+        answer = _import_answer(imports.orders_write(checked))
         if key:
             services.idempotency_record(
                 actor=user,
@@ -300,9 +298,9 @@ def import_orders(request: HttpRequest, payload: ImportIn) -> Any:
                 operation="orders.bulk",
                 request_hash=body_hash,
                 status_code=200,
-                response=json.loads(ImportOut(**answer).model_dump_json()),
+                response=answer,
             )
-    return answer
+    return _json(answer)
 
 
 def _cursor_after(cursor: str) -> tuple[datetime.datetime, int] | None:

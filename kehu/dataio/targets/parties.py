@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kehu.core.audit import audit_entry, diff, snapshot
-from kehu.core.bulk import BulkWriter
+from kehu.core.bulk import AUDIT_COLUMNS, BulkWriter
 from kehu.core.context import current_tenant_id
 from kehu.core.models import AuditEntry
 from kehu.dataio import normalizers
@@ -897,18 +897,6 @@ class _BatchWriter:
 
 # The audit entries of a batch go in as plain rows (see BulkWriter): the same columns
 # `audit_write` fills.
-AUDIT_COLUMNS = (
-    "actor_id",
-    "action",
-    "object_type",
-    "object_id",
-    "object_repr",
-    "root_type",
-    "root_id",
-    "changes",
-)
-
-
 def _audit_row(entry: AuditEntry) -> tuple[Any, ...]:
     return tuple(getattr(entry, name) for name in AUDIT_COLUMNS)
 
