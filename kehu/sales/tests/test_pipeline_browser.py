@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
 
 
+# A drop moves the card at once and then asks the server; wait for its answer before the
+# next step, or the next drag races the answer that puts the card where it belongs.
+MOVED = "**/move/"
+
+
 def _column(page: "Page", name: str) -> str:
     return f'.board-column[aria-label="{name}"]'
 
@@ -65,10 +70,12 @@ def test_from_web_form_to_won_order(
     page.click("nav >> text=商机")
     page.wait_for_load_state()
     card = f"#deal-{deal.pk}"
-    page.drag_and_drop(card, f"{_column(page, '需求确认')} .board-cards")
+    with page.expect_response(MOVED):
+        page.drag_and_drop(card, f"{_column(page, '需求确认')} .board-cards")
     page.wait_for_selector(f"{_column(page, '需求确认')} {card}")
     # 提案 needs an expected close date: refused, with the reason, back in its column.
-    page.drag_and_drop(card, f"{_column(page, '提案')} .board-cards")
+    with page.expect_response(MOVED):
+        page.drag_and_drop(card, f"{_column(page, '提案')} .board-cards")
     page.wait_for_selector(f"{card} >> text=预计成交日期")
     page.wait_for_selector(f"{_column(page, '需求确认')} {card}")
     with tenant_scope(alice.tenant_id):  # type: ignore[arg-type]
@@ -82,7 +89,8 @@ def test_from_web_form_to_won_order(
     page.wait_for_selector(".messages >> text=已保存商机")
     page.click("nav >> text=商机")
     page.wait_for_load_state()
-    page.drag_and_drop(card, f"{_column(page, '谈判')} .board-cards")
+    with page.expect_response(MOVED):
+        page.drag_and_drop(card, f"{_column(page, '谈判')} .board-cards")
     page.wait_for_selector(f"{_column(page, '谈判')} {card}")
 
     page.click(f"{card} .deal-name")
