@@ -124,12 +124,13 @@ def main() -> None:
     tune_for_loading(url)
     tenant = Tenant.objects.create(name="基准测试公司", slug=TENANT_SLUG)
     started = time.perf_counter()
-    marks = {"parties": started, "interactions": started}
-    next_print = {"parties": 0.0, "interactions": 0.0}
+    # Stages as the generator reports them (parties, interactions, orders, pipeline …).
+    marks: dict[str, float] = {}
+    next_print: dict[str, float] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
         marks[stage] = time.perf_counter()
-        if done / total >= next_print[stage]:
+        if done / max(total, 1) >= next_print.get(stage, 0.0):
             next_print[stage] = done / total + 0.1
             elapsed = marks[stage] - started
             print(f"  {stage:<12} {done:>10,}/{total:,}  {elapsed:7.1f} s", flush=True)
@@ -145,8 +146,11 @@ def main() -> None:
         progress=progress,
     )
     timings["generate"] = report.seconds
-    timings["parties_stage"] = marks["parties"] - started
-    timings["interactions_stage"] = marks["interactions"] - marks["parties"]
+    parties_done = marks.get("parties", started)
+    timings["parties_stage"] = parties_done - started
+    timings["interactions_stage"] = marks.get("interactions", parties_done) - parties_done
+    if "orders" in marks:
+        timings["orders_stage"] = marks["orders"] - marks.get("interactions", parties_done)
     if not args.no_analyze:
         t = time.perf_counter()
         analyse(url)
