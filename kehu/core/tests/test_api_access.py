@@ -144,6 +144,7 @@ OPS = [
         "write",
         201,
     ),
+    Op("DELETE", "/invitations/{invitation}", None, "admin", 204),
     Op("GET", "/interactions/{interaction}", None, "read", 200),
     Op("PATCH", "/interactions/{interaction}", {"subject": "再次拜访"}, "write", 200),
     Op("DELETE", "/interactions/{interaction}", None, "write", 204),
@@ -378,6 +379,7 @@ def world(acme: Tenant, alice: User, bob: User, dora: User) -> World:
         activities.task_create(
             actor=alice, title="鲍的事", due_date=datetime.date(2030, 1, 1), assignee=bob
         )
+        invitation, _link = tenancy.invitation_create(actor=alice, email="pending@example.cn")
         team = tenancy.team_create(actor=alice, name="华南")
         tenancy.team_member_add(actor=alice, team=team, user=alice)
         token, _raw = tenancy.api_token_create(actor=alice, name="alice 的脚本")
@@ -428,6 +430,7 @@ def world(acme: Tenant, alice: User, bob: User, dora: User) -> World:
         "link": link.pk,
         "member": member.pk,
         "interaction": interaction.pk,
+        "invitation": invitation.pk,
         "task": task.pk,
         "service_time": service_time.pk,
         "team": team.pk,
@@ -654,6 +657,7 @@ def _template(path: str) -> str:
         "link": "link_id",
         "member": "member_id",
         "interaction": "interaction_id",
+        "invitation": "invitation_id",
         "task": "task_id",
         "service_time": "entry_id",
         "team": "team_id",
