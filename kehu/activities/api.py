@@ -17,6 +17,7 @@ from kehu.activities.schemas import (
     EffortQuery,
     InteractionIn,
     InteractionOut,
+    InteractionPatch,
     InteractionQuery,
     ServiceTimeIn,
     ServiceTimeOut,
@@ -32,6 +33,7 @@ from kehu.activities.schemas import (
 )
 from kehu.activities.selectors import (
     TimelineItem,
+    get_interaction_for_user,
     get_service_time_for_user,
     get_task_for_user,
     interactions_visible_to,
@@ -88,9 +90,40 @@ def log_interaction(request: HttpRequest, payload: InteractionIn) -> Interaction
     interaction = services.interaction_log(
         actor=user, parties=parties, **payload.dict(exclude={"party_ids"})
     )
+    return _interaction_out(interaction)
+
+
+def _interaction_out(interaction: Interaction) -> Interaction:
     links = InteractionParty.objects.select_related("party").order_by("id")
     prefetch_related_objects([interaction], Prefetch("links", queryset=links))
     return interaction
+
+
+@router.get("/interactions/{int:interaction_id}", response=InteractionOut, tags=["interactions"])
+def get_interaction(request: HttpRequest, interaction_id: int) -> Interaction:
+    return _interaction_out(get_interaction_for_user(api_user(request), interaction_id))
+
+
+@router.patch("/interactions/{int:interaction_id}", response=InteractionOut, tags=["interactions"])
+def update_interaction(
+    request: HttpRequest, interaction_id: int, payload: InteractionPatch
+) -> Interaction:
+    """Correct an interaction: your own, or anyone's if you are a manager, when you see
+    every party it involves."""
+    user = api_user(request)
+    interaction = get_interaction_for_user(user, interaction_id, write=True)
+    changes = payload.dict(exclude_unset=True)
+    return _interaction_out(
+        services.interaction_update(actor=user, interaction=interaction, **changes)
+    )
+
+
+@router.delete("/interactions/{int:interaction_id}", response={204: None}, tags=["interactions"])
+def delete_interaction(request: HttpRequest, interaction_id: int) -> None:
+    """Remove it from the timeline of every party involved (their history keeps it)."""
+    user = api_user(request)
+    interaction = get_interaction_for_user(user, interaction_id, write=True)
+    services.interaction_delete(actor=user, interaction=interaction)
 
 
 @router.get("/tasks", response=Page[TaskOut], tags=["tasks"])

@@ -60,9 +60,27 @@ class InteractionForm(PageForm):
     parties = PartyIdsField(label=_("客户"))
     next = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["occurred_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
+        if editing:  # a correction keeps the parties it was logged with
+            del self.fields["parties"]
+
+    def interaction_fields(self) -> dict[str, Any]:
+        return {k: v for k, v in self.cleaned_data.items() if k not in ("next", "parties")}
+
+
+class InteractionFilterForm(forms.Form):
+    """The filters of the interaction list; a value it does not know is ignored."""
+
+    kind = forms.ChoiceField(
+        label=_("类型"),
+        choices=[("", _("全部类型")), *InteractionKind.choices],
+        required=False,
+    )
+
+    def kind_filter(self) -> str:
+        return self.cleaned_data.get("kind", "") if self.is_valid() else ""
 
 
 class TaskForm(PageForm):

@@ -22,6 +22,13 @@ from kehu.sales.schemas import OrderBrief
 from kehu.tenancy.schemas import InSchema, PatchSchema, UserRef
 
 
+def _local_when_naive(value: datetime.datetime | None) -> datetime.datetime | None:
+    """A time written without an offset means the firm's time zone, as on the pages."""
+    if value is not None and timezone.is_naive(value):
+        return timezone.make_aware(value)
+    return value
+
+
 class InteractionIn(InSchema):
     party_ids: list[int] = Field(min_length=1, max_length=50, description="涉及的客户编号")
     kind: InteractionKind
@@ -32,13 +39,21 @@ class InteractionIn(InSchema):
     )
     duration_minutes: int | None = Field(None, ge=0, le=100_000)
 
-    @field_validator("occurred_at")
-    @classmethod
-    def local_when_naive(cls, value: datetime.datetime | None) -> datetime.datetime | None:
-        """A time written without an offset means the firm's time zone, as on the pages."""
-        if value is not None and timezone.is_naive(value):
-            return timezone.make_aware(value)
-        return value
+    local_when_naive = field_validator("occurred_at")(staticmethod(_local_when_naive))
+
+
+class InteractionPatch(PatchSchema):
+    """A correction: leave out what stays. The parties stay (log a new one for others)."""
+
+    kind: InteractionKind | None = None
+    subject: str | None = Field(None, min_length=1, max_length=200)
+    body: str | None = Field(None, max_length=10000)
+    occurred_at: datetime.datetime | None = Field(
+        None, description="发生时间；不带时区的时间按公司时区（北京时间）理解"
+    )
+    duration_minutes: int | None = Field(None, ge=0, le=100_000, description="0 表示不计时长")
+
+    local_when_naive = field_validator("occurred_at")(staticmethod(_local_when_naive))
 
 
 class InteractionBrief(Schema):

@@ -113,6 +113,42 @@ def interactions_visible_to(user: User) -> QuerySet[Interaction]:
     return Interaction.objects.filter(pk__in=ids)
 
 
+def interactions_with_hidden_parties(user: User, ids: Iterable[int]) -> set[int]:
+    """Those of the interactions `ids` that involve a party `user` may not see."""
+    if user.effective_visibility == Visibility.ALL:
+        return set()  # no query: every party of the firm is theirs to see
+    visible = parties_visible_to(user, include_deleted=True).values("pk")
+    hidden = InteractionParty.objects.filter(interaction_id__in=list(ids)).exclude(
+        party_id__in=visible
+    )
+    return set(hidden.values_list("interaction_id", flat=True))
+
+
+def may_change_interaction(user: User, interaction: Interaction) -> bool:
+    """Its author or a manager, who writes; whether they see every party is asked apart."""
+    return user.can_write and (interaction.created_by_id == user.pk or user.can_manage)
+
+
+def editable_interaction_ids(user: User, interactions: Iterable[Interaction]) -> set[int]:
+    """Which of `interactions` `user` may correct or delete (the pages' buttons)."""
+    mine = {i.pk for i in interactions if may_change_interaction(user, i)}
+    return mine - interactions_with_hidden_parties(user, mine) if mine else set()
+
+
+def get_interaction_for_user(user: User, pk: int, *, write: bool = False) -> Interaction:
+    """The interaction if it involves a party `user` may see (else 404); for `write`, the
+    user must be allowed to change it and see every party it involves (else 403)."""
+    interaction = interactions_visible_to(user).filter(pk=pk).select_related("created_by").first()
+    if interaction is None:
+        raise Http404
+    if write and not (
+        may_change_interaction(user, interaction)
+        and not interactions_with_hidden_parties(user, [interaction.pk])
+    ):
+        raise PermissionDenied
+    return interaction
+
+
 def tasks_visible_to(user: User) -> QuerySet[Task]:
     """Tasks assigned to the user, or about a party the user may see; with visibility
     "all", every task of the firm (a manager follows up colleagues' work)."""

@@ -1,7 +1,7 @@
 """Writes of interactions and tasks; each lands on the timeline of every party involved."""
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -16,7 +16,7 @@ from kehu.activities.models import (
     Task,
     TaskStatus,
 )
-from kehu.core.audit import audit_write, diff, snapshot
+from kehu.core.audit import audit_entry, audit_write, diff, snapshot
 from kehu.core.models import AuditEntry
 from kehu.parties.models import Party
 from kehu.parties.services import party_touch
@@ -49,9 +49,7 @@ def interaction_log(
         duration_minutes=duration_minutes,
         created_by=actor,
     )
-    interaction.full_clean(exclude=["tenant", "created_by"])
-    if interaction.occurred_at > timezone.now() + datetime.timedelta(days=1):
-        raise ValidationError({"occurred_at": _("互动时间不能晚于明天。")})
+    _check_interaction(interaction)
     interaction.save()
     unique = {p.pk: p for p in parties}
     InteractionParty.objects.bulk_create(
@@ -64,16 +62,69 @@ def interaction_log(
         for pk in unique
     )
     changes = diff({}, snapshot(interaction, INTERACTION_FIELDS))
-    for party in unique.values():
-        audit_write(
-            actor_id=actor.pk, action=Action.CREATE, obj=interaction, changes=changes, root=party
-        )
+    _audit_interaction(actor, interaction, Action.CREATE, changes, party_ids=unique)
     party_touch(actor=actor, party_ids=unique)
     return interaction
 
 
+def _check_interaction(interaction: Interaction) -> None:
+    interaction.full_clean(exclude=["tenant", "created_by"])
+    if interaction.occurred_at > timezone.now() + datetime.timedelta(days=1):
+        raise ValidationError({"occurred_at": _("互动时间不能晚于明天。")})
+
+
+def _audit_interaction(
+    actor: User,
+    interaction: Interaction,
+    action: str,
+    changes: dict[str, list[object]],
+    party_ids: Iterable[int] | None = None,
+) -> None:
+    """One entry in the history of every party involved (its own root), as its timeline."""
+    if party_ids is None:
+        party_ids = InteractionParty.objects.filter(interaction=interaction).values_list(
+            "party_id", flat=True
+        )
+    AuditEntry.objects.bulk_create(
+        audit_entry(
+            actor_id=actor.pk, action=action, obj=interaction, changes=changes, root=Party(pk=pk)
+        )
+        for pk in sorted(party_ids)
+    )
+
+
+@transaction.atomic
+def interaction_update(*, actor: User, interaction: Interaction, **changes: object) -> Interaction:
+    """Correct the kind, subject, body, time or duration; the parties stay."""
+    allowed = {"kind", "subject", "body", "occurred_at", "duration_minutes"}
+    before = _apply(interaction, changes, allowed, INTERACTION_FIELDS)
+    _check_interaction(interaction)
+    interaction.save()
+    changed = diff(before, snapshot(interaction, INTERACTION_FIELDS))
+    if "occurred_at" in changed:
+        # The timeline's copy of the moment (InteractionParty is indexed by it).
+        InteractionParty.objects.filter(interaction=interaction).update(
+            occurred_at=interaction.occurred_at
+        )
+    if changed:
+        _audit_interaction(actor, interaction, Action.UPDATE, changed)
+    return interaction
+
+
+@transaction.atomic
+def interaction_delete(*, actor: User, interaction: Interaction) -> None:
+    """Remove a mistaken log from every timeline; each party's history keeps what it was."""
+    _audit_interaction(
+        actor, interaction, Action.DELETE, diff(snapshot(interaction, INTERACTION_FIELDS), {})
+    )
+    interaction.delete()
+
+
 def _apply(
-    obj: Task | ServiceTime, changes: dict[str, object], allowed: set[str], fields: Sequence[str]
+    obj: Interaction | Task | ServiceTime,
+    changes: dict[str, object],
+    allowed: set[str],
+    fields: Sequence[str],
 ) -> dict[str, object]:
     """Set the `allowed` changes on `obj` (any other is refused); its values before."""
     unknown = set(changes) - allowed

@@ -4,6 +4,9 @@ from kehu.activities import views
 
 app_name = "activities"
 urlpatterns: list[URLPattern | URLResolver] = [
+    path("interactions/", views.interaction_list, name="interaction_list"),
+    path("interactions/<int:pk>/edit/", views.interaction_edit, name="interaction_edit"),
+    path("interactions/<int:pk>/delete/", views.interaction_delete, name="interaction_delete"),
     path("interactions/new/", views.interaction_new, name="interaction_new"),
     path("interactions/parties/", views.party_search, name="party_search"),
     path("tasks/", views.my_tasks, name="my_tasks"),

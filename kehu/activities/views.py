@@ -3,6 +3,7 @@
 from collections.abc import Iterable
 
 from django.contrib import messages
+from django.db.models import Prefetch
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -11,7 +12,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from kehu.activities import selectors, services
-from kehu.activities.forms import InteractionForm, ServiceTimeForm, TaskForm, TaskStatusForm
+from kehu.activities.forms import (
+    InteractionFilterForm,
+    InteractionForm,
+    ServiceTimeForm,
+    TaskForm,
+    TaskStatusForm,
+)
+from kehu.activities.models import Interaction, InteractionParty
 from kehu.core.web import is_htmx, render_page
 from kehu.parties.models import Party
 from kehu.parties.search import matching_party_ids
@@ -72,13 +80,7 @@ def interaction_new(request: MemberRequest) -> HttpResponse:
     interaction = submit(
         form,
         lambda data: services.interaction_log(
-            actor=user,
-            parties=chosen,
-            kind=data["kind"],
-            subject=data["subject"],
-            body=data["body"],
-            occurred_at=data["occurred_at"],
-            duration_minutes=data["duration_minutes"],
+            actor=user, parties=chosen, **form.interaction_fields()
         ),
     )
     if interaction is None:
@@ -89,6 +91,78 @@ def interaction_new(request: MemberRequest) -> HttpResponse:
     messages.success(request, _("已记录互动：%(subject)s") % {"subject": interaction.subject})
     back = safe_next(request, form.cleaned_data["next"])
     return redirect(back or reverse("parties:detail", args=[chosen[0].pk]))
+
+
+def _interaction_parties(interaction: Interaction) -> list[Party]:
+    links = InteractionParty.objects.filter(interaction=interaction).select_related("party")
+    return [link.party for link in links.order_by("id")]
+
+
+@member_required
+def interaction_edit(request: MemberRequest, pk: int) -> HttpResponse:
+    """Correct a logged interaction (its parties stay); then back where the user came from."""
+    interaction = selectors.get_interaction_for_user(request.user, pk, write=True)
+    parties = _interaction_parties(interaction)
+    if request.method == "POST":
+        form = InteractionForm(request.POST, editing=True)
+    else:
+        initial = {name: getattr(interaction, name) for name in services.INTERACTION_FIELDS}
+        initial["occurred_at"] = timezone.localtime(interaction.occurred_at)
+        form = InteractionForm(
+            initial={**initial, "next": request.GET.get("next", "")}, editing=True
+        )
+    saved = submit(
+        form,
+        lambda d: services.interaction_update(
+            actor=request.user, interaction=interaction, **form.interaction_fields()
+        ),
+    )
+    if saved is None:
+        context = {
+            "nav": "interactions",
+            "form": form,
+            "chosen": parties,
+            "interaction": interaction,
+        }
+        return render(
+            request, "activities/interaction_form.html", context, status=form_status(form)
+        )
+    messages.success(request, _("已保存互动：%(subject)s") % {"subject": saved.subject})
+    back = safe_next(request, form.cleaned_data["next"])
+    return redirect(back or reverse("parties:detail", args=[parties[0].pk]))
+
+
+@member_required
+@require_POST
+def interaction_delete(request: MemberRequest, pk: int) -> HttpResponse:
+    interaction = selectors.get_interaction_for_user(request.user, pk, write=True)
+    services.interaction_delete(actor=request.user, interaction=interaction)
+    messages.success(request, _("已删除互动：%(subject)s") % {"subject": interaction.subject})
+    return redirect(safe_next(request, request.POST.get("next")) or "activities:interaction_list")
+
+
+@member_required
+def interaction_list(request: MemberRequest) -> HttpResponse:
+    """The interactions the user may see, newest first; by kind if asked."""
+    user = request.user
+    form = InteractionFilterForm(request.GET)
+    interactions = selectors.interactions_visible_to(user)
+    if kind := form.kind_filter():
+        interactions = interactions.filter(kind=kind)
+    links = InteractionParty.objects.select_related("party").order_by("id")
+    ordered = (
+        interactions.select_related("created_by")
+        .prefetch_related(Prefetch("links", queryset=links))
+        .order_by("-occurred_at", "-id")
+    )
+    page = paginate(ordered, page_number(request), capped_count(interactions, COUNT_CAP))
+    context = {
+        "nav": "interactions",
+        "form": form,
+        "page": page,
+        "editable": selectors.editable_interaction_ids(user, page.rows),
+    }
+    return render(request, "activities/interaction_list.html", context)
 
 
 @member_required

@@ -28,8 +28,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from kehu.activities.models import Interaction
 from kehu.activities.selectors import (
     EFFORT_MONTHS,
+    editable_interaction_ids,
     last_months,
     party_effort,
     party_timeline,
@@ -373,6 +375,8 @@ def _detail_context(
     link_query = request.GET.get("link_q", "")
     since, until = last_months(EFFORT_MONTHS)
     effort = party_effort([party.pk], since=since, until=until).get(party.pk, [])
+    timeline = party_timeline(party)
+    interactions = [item.obj for item in timeline if isinstance(item.obj, Interaction)]
     return {
         "effort": effort,
         "effort_hours": total_hours(effort),
@@ -381,7 +385,8 @@ def _detail_context(
         "sections": sections,
         "body_sections": [sections[name] for name in BODY_SECTIONS],
         "state_form": state_form or StateForm(party=party, auto_id="id_state_%s"),
-        "timeline": party_timeline(party),
+        "timeline": timeline,
+        "editable_interactions": editable_interaction_ids(request.user, interactions),
         "sales": party_sales(party.pk),
         "recent_orders": recent_orders(party),
         "link_query": link_query,

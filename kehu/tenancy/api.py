@@ -107,6 +107,14 @@ def create_invitation(request: HttpRequest, payload: InvitationIn) -> dict[str, 
     return {**InvitationOut.from_orm(invitation).dict(), "link": link}
 
 
+@router.delete("/invitations/{int:invitation_id}", response={204: None}, tags=["staff"])
+def revoke_invitation(request: HttpRequest, invitation_id: int) -> None:
+    """Withdraw a pending invitation (admins only); its link stops working."""
+    actor = api_user(request)
+    require_tenant_admin(actor)
+    services.invitation_revoke(actor=actor, invitation=selectors.get_open_invitation(invitation_id))
+
+
 def _teams() -> Any:
     memberships = TeamMembership.objects.select_related("user").order_by("user__username")
     return selectors.team_list().prefetch_related(Prefetch("memberships", queryset=memberships))

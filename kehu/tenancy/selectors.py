@@ -36,5 +36,13 @@ def open_invitations() -> QuerySet[Invitation]:
     return Invitation.objects.filter(accepted_at__isnull=True).order_by("-created_at")
 
 
+def get_open_invitation(pk: int) -> Invitation:
+    """A pending invitation of the firm; an accepted one, or another firm's, is 404."""
+    invitation = open_invitations().filter(pk=pk).first()
+    if invitation is None:
+        raise Http404
+    return invitation
+
+
 def tokens_of(user: User) -> QuerySet[ApiToken]:
     return ApiToken.objects.filter(user=user, revoked_at__isnull=True).order_by("-created_at")

@@ -247,6 +247,21 @@ def invitation_create(
     return invitation, link
 
 
+@transaction.atomic
+def invitation_revoke(*, actor: User, invitation: Invitation) -> None:
+    """Withdraw a pending invitation: its link stops working (the row goes; its history,
+    who invited whom and who withdrew it, stays in the audit log)."""
+    if invitation.accepted_at is not None:
+        raise ValidationError(_("这个邀请已被接受，不能撤销。"))
+    audit_write(
+        actor_id=actor.pk,
+        action=Action.DELETE,
+        obj=invitation,
+        changes=diff(snapshot(invitation, ("email", "role", "visibility")), {}),
+    )
+    invitation.delete()
+
+
 def invitation_for_token(raw: str) -> Invitation | None:
     """The open invitation this raw token belongs to (any tenant: the link names none)."""
     invitation = (

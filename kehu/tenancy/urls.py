@@ -8,6 +8,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("no-tenant/", views.no_tenant, name="no_tenant"),
     path("settings/staff/", views.staff, name="staff"),
     path("settings/staff/<int:pk>/", views.staff_edit, name="staff_edit"),
+    path(
+        "settings/staff/invitations/<int:pk>/revoke/",
+        views.invitation_revoke,
+        name="invitation_revoke",
+    ),
     path("settings/handover/<int:pk>/", views.handover, name="handover"),
     path("settings/teams/", views.teams, name="teams"),
     path("settings/teams/<int:pk>/", views.team, name="team"),

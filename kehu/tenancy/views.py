@@ -207,6 +207,16 @@ def staff(request: MemberRequest) -> HttpResponse:
 
 
 @member_required
+@require_POST
+def invitation_revoke(request: MemberRequest, pk: int) -> HttpResponse:
+    require(request.user.is_tenant_admin)
+    invitation = selectors.get_open_invitation(pk)
+    services.invitation_revoke(actor=request.user, invitation=invitation)
+    messages.success(request, _("已撤销给 %(email)s 的邀请。") % {"email": invitation.email})
+    return redirect("tenancy:staff")
+
+
+@member_required
 def staff_edit(request: MemberRequest, pk: int) -> HttpResponse:
     require(request.user.is_tenant_admin)
     colleague = selectors.get_staff(pk)

@@ -144,6 +144,10 @@ OPS = [
         "write",
         201,
     ),
+    Op("DELETE", "/invitations/{invitation}", None, "admin", 204),
+    Op("GET", "/interactions/{interaction}", None, "read", 200),
+    Op("PATCH", "/interactions/{interaction}", {"subject": "再次拜访"}, "write", 200),
+    Op("DELETE", "/interactions/{interaction}", None, "write", 204),
     Op("GET", "/tasks?party={party}", None, "read", 200),
     Op("POST", "/tasks", {"title": "报价", "due_date": TODAY, "party": "{party}"}, "write", 201),
     Op("GET", "/tasks/{task}", None, "read", 200),
@@ -362,7 +366,9 @@ def world(acme: Tenant, alice: User, bob: User, dora: User) -> World:
             actor=alice, from_party=party, to_party=person, kind="employs", title="采购"
         )
         member = parties.account_team_add(actor=alice, party=party, user=dora, role="service")
-        activities.interaction_log(actor=alice, parties=[party], kind="visit", subject="拜访")
+        interaction = activities.interaction_log(
+            actor=alice, parties=[party], kind="visit", subject="拜访"
+        )
         task = activities.task_create(
             actor=alice, title="跟进", due_date=datetime.date(2030, 1, 1), party=party
         )
@@ -373,6 +379,7 @@ def world(acme: Tenant, alice: User, bob: User, dora: User) -> World:
         activities.task_create(
             actor=alice, title="鲍的事", due_date=datetime.date(2030, 1, 1), assignee=bob
         )
+        invitation, _link = tenancy.invitation_create(actor=alice, email="pending@example.cn")
         team = tenancy.team_create(actor=alice, name="华南")
         tenancy.team_member_add(actor=alice, team=team, user=alice)
         token, _raw = tenancy.api_token_create(actor=alice, name="alice 的脚本")
@@ -422,6 +429,8 @@ def world(acme: Tenant, alice: User, bob: User, dora: User) -> World:
         "date": date.pk,
         "link": link.pk,
         "member": member.pk,
+        "interaction": interaction.pk,
+        "invitation": invitation.pk,
         "task": task.pk,
         "service_time": service_time.pk,
         "team": team.pk,
@@ -506,6 +515,9 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
             "pool": list(PoolSettings.objects.values_list("idle_days", "last_swept_at")),
             "users": list(
                 User.objects.order_by("pk").values_list("pk", "display_name", "role", "is_active")
+            ),
+            "interactions": list(
+                Interaction.objects.order_by("pk").values_list("pk", "subject", "occurred_at")
             ),
             "tasks": list(Task.objects.order_by("pk").values_list("pk", "title", "status")),
             "teams": list(Team.objects.order_by("pk").values_list("pk", "name")),
@@ -644,6 +656,8 @@ def _template(path: str) -> str:
         "date": "date_id",
         "link": "link_id",
         "member": "member_id",
+        "interaction": "interaction_id",
+        "invitation": "invitation_id",
         "task": "task_id",
         "service_time": "entry_id",
         "team": "team_id",
