@@ -43,6 +43,19 @@ def pytest_configure(config: pytest.Config) -> None:
     }
 
 
+@pytest.fixture(autouse=True)
+def default_language() -> Iterator[None]:
+    """Every test starts in the default language (zh-Hans). A request in English leaves
+    English active in its thread (LocaleMiddleware activates it, nothing deactivates it),
+    and a later test that calls a service directly would read English messages."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
 def _user(tenant: Tenant, username: str, role: str, visibility: str) -> User:
     user = User(
         tenant=tenant,
