@@ -1,6 +1,6 @@
 """Forms of the interaction and task pages. They parse; views authorise; services decide."""
 
-from typing import Any, cast
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -14,7 +14,7 @@ from kehu.activities.models import (
     ServiceKind,
     TaskStatus,
 )
-from kehu.core.forms import ShortListChoiceField
+from kehu.core.forms import ShortListChoiceField, set_queryset
 from kehu.tenancy.forms import PageForm
 from kehu.tenancy.models import User
 from kehu.tenancy.selectors import active_staff
@@ -99,7 +99,7 @@ class TaskForm(PageForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Built per request: the queryset is scoped to the tenant active at that moment.
-        cast("forms.ModelChoiceField[User]", self.fields["assignee"]).queryset = active_staff()
+        set_queryset(self, "assignee", active_staff())
         self.fields["due_date"].initial = timezone.localdate()
 
 

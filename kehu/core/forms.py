@@ -5,9 +5,18 @@ from typing import Any, TypeVar
 
 from django import forms
 from django.db import models
+from django.db.models import QuerySet
 from django.forms.models import ModelChoiceIterator
 
 _M = TypeVar("_M", bound=models.Model)
+
+
+def set_queryset(form: forms.BaseForm, name: str, queryset: QuerySet[Any]) -> None:
+    """Give a form's model-choice field its choices. Per request, never at import: the
+    tenant-scoped managers need the request's tenant."""
+    field = form.fields[name]
+    assert isinstance(field, forms.ModelChoiceField)
+    field.queryset = queryset
 
 
 class ShortListIterator(ModelChoiceIterator):

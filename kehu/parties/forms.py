@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.forms import BoundField
 from django.utils.translation import gettext_lazy as _
 
-from kehu.core.forms import ShortListChoiceField
+from kehu.core.forms import ShortListChoiceField, set_queryset
 from kehu.parties import normalize
 from kehu.parties.models import (
     STATE_MOVES,
@@ -43,13 +43,6 @@ def model_field(model: type[models.Model], name: str, **overrides: Any) -> forms
     form_field = field.formfield(**overrides)
     assert form_field is not None
     return form_field
-
-
-def _set_queryset(form: forms.BaseForm, name: str, queryset: QuerySet[Any]) -> None:
-    # Querysets are set per request: tenant-scoped managers need the request's tenant.
-    field = form.fields[name]
-    assert isinstance(field, forms.ModelChoiceField)
-    field.queryset = queryset
 
 
 def _yes_no(value: str) -> bool:
@@ -98,9 +91,9 @@ class PartyFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _set_queryset(self, "owner", active_staff())
-        _set_queryset(self, "team", team_list().prefetch_related(None))
-        _set_queryset(self, "tag", Tag.objects.order_by("name"))
+        set_queryset(self, "owner", active_staff())
+        set_queryset(self, "team", team_list().prefetch_related(None))
+        set_queryset(self, "tag", Tag.objects.order_by("name"))
 
     def filters(self) -> PartyFilters:
         """The valid filters; an invalid one (a stale link's owner id) is left out."""
@@ -151,7 +144,7 @@ class PartyForm(forms.Form):
         if kind == PartyKind.PERSON:
             self.fields["name"].label = _("姓名")
         if can_choose_owner:
-            _set_queryset(self, "owner", active_staff())
+            set_queryset(self, "owner", active_staff())
         else:
             del self.fields["owner"]
 
@@ -299,7 +292,7 @@ class AccountTeamForm(PartForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _set_queryset(self, "user", active_staff())
+        set_queryset(self, "user", active_staff())
 
 
 LINK_OUT, LINK_IN = "out", "in"
@@ -327,7 +320,7 @@ class PartyLinkForm(PartForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _set_queryset(self, "other", parties_visible_to(self.actor).exclude(pk=self.party.pk))
+        set_queryset(self, "other", parties_visible_to(self.actor).exclude(pk=self.party.pk))
 
     def chosen(self) -> Party | None:
         """The other party picked before a failed submit, shown again as picked."""

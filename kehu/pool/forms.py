@@ -1,10 +1,11 @@
 """Forms of the pool pages. They parse; views authorise; services decide."""
 
-from typing import Any, cast
+from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from kehu.core.forms import set_queryset
 from kehu.parties.forms import PartyFilterForm, model_field
 from kehu.pool.models import PoolSettings
 from kehu.tenancy.forms import PageForm
@@ -38,7 +39,7 @@ class PoolSettingsForm(PageForm):
         super().__init__(*args, **kwargs)
         # Built per request: the queryset is scoped to the tenant active at that moment.
         managers = active_staff().filter(role__in=MANAGE_ROLES)
-        cast("forms.ModelChoiceField[User]", self.fields["custodian"]).queryset = managers
+        set_queryset(self, "custodian", managers)
 
     @classmethod
     def for_rule(cls, rule: PoolSettings) -> "PoolSettingsForm":
@@ -56,4 +57,4 @@ class AssignForm(PageForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        cast("forms.ModelChoiceField[User]", self.fields["owner"]).queryset = active_staff()
+        set_queryset(self, "owner", active_staff())

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.forms import formset_factory
 from django.utils.translation import gettext_lazy as _
 
+from kehu.core.forms import set_queryset
 from kehu.parties.forms import model_field
 from kehu.sales import services
 from kehu.sales.models import (
@@ -24,13 +25,6 @@ from kehu.sales.models import (
 from kehu.sales.selectors import OrderFilters, ProductFilters, category_list, products_for_sale
 from kehu.tenancy.models import User
 from kehu.tenancy.selectors import active_staff
-
-
-def set_queryset(form: forms.BaseForm, name: str, queryset: Any) -> None:
-    # Per request: the tenant-scoped managers need the request's tenant.
-    field = form.fields[name]
-    assert isinstance(field, forms.ModelChoiceField)
-    field.queryset = queryset
 
 
 def day_input() -> forms.DateInput:

@@ -8,11 +8,12 @@ from django.core.exceptions import ValidationError
 from django.forms import formset_factory
 from django.utils.translation import gettext_lazy as _
 
+from kehu.core.forms import set_queryset
 from kehu.parties.forms import model_field
 from kehu.parties.models import LinkKind, Party, PartyKind, PartyLink
 from kehu.sales import lead_services as leads
 from kehu.sales import pipeline_services as deals
-from kehu.sales.forms import BaseLineFormSet, LineForm, day_input, set_queryset
+from kehu.sales.forms import BaseLineFormSet, LineForm, day_input
 from kehu.sales.models import (
     Currency,
     Lead,

@@ -9,7 +9,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from kehu.core.forms import ShortListChoiceField
+from kehu.core.forms import ShortListChoiceField, set_queryset
 from kehu.tenancy.models import Role, User, Visibility
 from kehu.tenancy.selectors import active_staff
 
@@ -101,7 +101,7 @@ class TeamMemberForm(PageForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Built per request: the queryset is scoped to the tenant active at that moment.
-        cast("forms.ModelChoiceField[User]", self.fields["user"]).queryset = active_staff()
+        set_queryset(self, "user", active_staff())
 
 
 class TokenForm(PageForm):
