@@ -178,7 +178,7 @@ def test_api_win_rate_lost_reasons_cycle_and_distribution(book: Deals, alice: Us
 
 def test_api_pipeline_filter_and_time_in_stage(book: Deals, alice: User) -> None:
     client = api_client(alice)
-    renewals = {**RANGE, "pipeline": book.renewals.pk}
+    renewals = {**RANGE, "pipeline": str(book.renewals.pk)}
     body = client.get("/api/v1/reports/win-rate", {**renewals, "by": "pipeline"}).json()
     assert [r["label"] for r in body["rows"]] == ["续约"]
     stages = client.get("/api/v1/reports/time-in-stage", renewals).json()

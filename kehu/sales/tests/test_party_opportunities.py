@@ -3,6 +3,7 @@ through the timeline endpoint; who may see them and who may start a new one."""
 
 import datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.urls import reverse
@@ -31,7 +32,7 @@ def jia(acme: Tenant, alice: User) -> Party:
         reason = deals.lost_reason_create(actor=alice, name="价格")
         party = parties.party_create(actor=alice, kind="organisation", name="甲公司")
 
-        def deal(name: str, **fields: object) -> Opportunity:
+        def deal(name: str, **fields: Any) -> Opportunity:
             return deals.opportunity_create(
                 actor=alice, party=party, name=name, expected_close_date=CLOSE, **fields
             )
