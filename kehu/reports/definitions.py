@@ -10,7 +10,7 @@ download read only tables, so a new report is one more definition. The pipeline 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -277,41 +277,59 @@ def win_rate_cells(row: pipeline.WinRate) -> dict[str, Cell]:
     }
 
 
-def _win_rate_builder(by: str, heading: Promise) -> Callable[[User, ReportFilters], ReportTable]:
-    def build(user: User, filters: ReportFilters) -> ReportTable:
-        report = pipeline.win_rate(user, filters, by)
-        columns = (
-            Column("label", heading, "text"),
-            Column("won", _("赢单数"), "count"),
-            Column("lost", _("输单数"), "count"),
-            Column("win_rate", _("赢单率 %"), "percent"),
-            Column("won_amount", _("赢单金额")),
-            Column("lost_amount", _("输单金额")),
-        )
-        series = (
-            Series("won", stack="deals"),
-            Series("lost", stack="deals"),
-            Series("win_rate", "line", right_axis=True),
-        )
-        rows = [win_rate_cells(r) for r in report.rows]
-        return ReportTable(columns, rows, win_rate_cells(report.total), series)
-
-    return build
+WIN_RATE_COLUMNS = (
+    Column("won", _("赢单数"), "count"),
+    Column("lost", _("输单数"), "count"),
+    Column("win_rate", _("赢单率 %"), "percent"),
+    Column("won_amount", _("赢单金额")),
+    Column("lost_amount", _("输单金额")),
+)
+WIN_RATE_SERIES = (
+    Series("won", stack="deals"),
+    Series("lost", stack="deals"),
+    Series("win_rate", "line", right_axis=True),
+)
+Row = TypeVar("Row")
 
 
-def _win_rate(
-    slug: str, by: str, title: Promise, heading: Promise, **options: Any
+@dataclass(frozen=True)
+class ClosedDealsReport(Generic[Row]):
+    """How a report of closed deals by period, rep, team or pipeline reads its rows
+    and shows them."""
+
+    read: Callable[[User, ReportFilters, str], pipeline.GroupedReport[Row]]
+    cells: Callable[[Row], dict[str, Cell]]
+    columns: Sequence[Column]
+    series: Sequence[Series]
+    description: Promise
+
+
+def _closed_deals(
+    shape: ClosedDealsReport[Any],
+    slug: str,
+    by: str,
+    title: Promise,
+    heading: Promise,
+    **options: Any,
 ) -> ReportDefinition:
-    description = _("赢单数 ÷（赢单数 + 输单数），附赢单和输单的数量与金额。")
+    def build(user: User, filters: ReportFilters) -> ReportTable:
+        report = shape.read(user, filters, by)
+        rows = [shape.cells(r) for r in report.rows]
+        columns = (Column("label", heading, "text"), *shape.columns)
+        return ReportTable(columns, rows, shape.cells(report.total), shape.series)
+
     return ReportDefinition(
-        slug,
-        title,
-        description,
-        _win_rate_builder(by, heading),
-        pipelines="any",
-        note=DEALS_NOTE,
-        **options,
+        slug, title, shape.description, build, pipelines="any", note=DEALS_NOTE, **options
     )
+
+
+WIN_RATE = ClosedDealsReport(
+    pipeline.win_rate,
+    win_rate_cells,
+    WIN_RATE_COLUMNS,
+    WIN_RATE_SERIES,
+    _("赢单数 ÷（赢单数 + 输单数），附赢单和输单的数量与金额。"),
+)
 
 
 def lost_reason_cells(row: pipeline.LostReasonRow) -> dict[str, Cell]:
@@ -350,38 +368,20 @@ def cycle_cells(row: pipeline.Cycle) -> dict[str, Cell]:
     }
 
 
-def _cycle_builder(by: str, heading: Promise) -> Callable[[User, ReportFilters], ReportTable]:
-    def build(user: User, filters: ReportFilters) -> ReportTable:
-        report = pipeline.sales_cycle(user, filters, by)
-        columns = (
-            Column("label", heading, "text"),
-            Column("deals", _("已关闭商机数"), "count"),
-            Column("won", _("赢单数"), "count"),
-            Column("median_days", _("周期中位数（天）"), "days"),
-            Column("mean_days", _("平均周期（天）"), "days"),
-            Column("won_median_days", _("赢单周期中位数（天）"), "days"),
-            Column("lost_median_days", _("输单周期中位数（天）"), "days"),
-        )
-        series = (Series("median_days"), Series("mean_days", "line"))
-        rows = [cycle_cells(r) for r in report.rows]
-        return ReportTable(columns, rows, cycle_cells(report.total), series)
-
-    return build
-
-
-def _cycle(
-    slug: str, by: str, title: Promise, heading: Promise, **options: Any
-) -> ReportDefinition:
-    description = _("商机从创建到赢单或输单的天数：中位数和平均数。")
-    return ReportDefinition(
-        slug,
-        title,
-        description,
-        _cycle_builder(by, heading),
-        pipelines="any",
-        note=DEALS_NOTE,
-        **options,
-    )
+CYCLE = ClosedDealsReport(
+    pipeline.sales_cycle,
+    cycle_cells,
+    (
+        Column("deals", _("已关闭商机数"), "count"),
+        Column("won", _("赢单数"), "count"),
+        Column("median_days", _("周期中位数（天）"), "days"),
+        Column("mean_days", _("平均周期（天）"), "days"),
+        Column("won_median_days", _("赢单周期中位数（天）"), "days"),
+        Column("lost_median_days", _("输单周期中位数（天）"), "days"),
+    ),
+    (Series("median_days"), Series("mean_days", "line")),
+    _("商机从创建到赢单或输单的天数：中位数和平均数。"),
+)
 
 
 def _cycle_distribution(user: User, filters: ReportFilters) -> ReportTable:
@@ -468,10 +468,14 @@ REPORT_LIST = [
             "加权金额 = 金额 × 阶段赢单概率；金额为人民币，其他币种的商机只计数。"
         ),
     ),
-    _win_rate("win-rate-by-period", By.PERIOD, _("赢单率（按期间）"), _("期间"), by_period=True),
-    _win_rate("win-rate-by-rep", By.REP, _("赢单率（按销售）"), _("销售负责人")),
-    _win_rate("win-rate-by-team", By.TEAM, _("赢单率（按团队）"), _("团队")),
-    _win_rate("win-rate-by-pipeline", By.PIPELINE, _("赢单率（按销售流程）"), _("销售流程")),
+    _closed_deals(
+        WIN_RATE, "win-rate-by-period", By.PERIOD, _("赢单率（按期间）"), _("期间"), by_period=True
+    ),
+    _closed_deals(WIN_RATE, "win-rate-by-rep", By.REP, _("赢单率（按销售）"), _("销售负责人")),
+    _closed_deals(WIN_RATE, "win-rate-by-team", By.TEAM, _("赢单率（按团队）"), _("团队")),
+    _closed_deals(
+        WIN_RATE, "win-rate-by-pipeline", By.PIPELINE, _("赢单率（按销售流程）"), _("销售流程")
+    ),
     ReportDefinition(
         "lost-reasons",
         _("输单原因"),
@@ -480,9 +484,18 @@ REPORT_LIST = [
         pipelines="any",
         note=DEALS_NOTE,
     ),
-    _cycle("sales-cycle-by-period", By.PERIOD, _("销售周期（按期间）"), _("期间"), by_period=True),
-    _cycle("sales-cycle-by-rep", By.REP, _("销售周期（按销售）"), _("销售负责人")),
-    _cycle("sales-cycle-by-pipeline", By.PIPELINE, _("销售周期（按销售流程）"), _("销售流程")),
+    _closed_deals(
+        CYCLE,
+        "sales-cycle-by-period",
+        By.PERIOD,
+        _("销售周期（按期间）"),
+        _("期间"),
+        by_period=True,
+    ),
+    _closed_deals(CYCLE, "sales-cycle-by-rep", By.REP, _("销售周期（按销售）"), _("销售负责人")),
+    _closed_deals(
+        CYCLE, "sales-cycle-by-pipeline", By.PIPELINE, _("销售周期（按销售流程）"), _("销售流程")
+    ),
     ReportDefinition(
         "sales-cycle-distribution",
         _("销售周期分布"),

@@ -2,8 +2,6 @@
 figures, the pipeline choice, access (outsider, salesperson, read-only, signed out), bad
 input and query counts."""
 
-import csv
-import io
 from typing import Any
 
 import pytest
@@ -16,6 +14,7 @@ from kehu.core.tests.test_api_problems import api_client, assert_problem, field_
 from kehu.reports.definitions import REPORT_LIST
 from kehu.reports.tests.deal_helpers import Deals, book_of_deals
 from kehu.reports.tests.helpers import YEAR
+from kehu.reports.tests.test_views import csv_rows, url
 from kehu.sales.models import Opportunity
 from kehu.tenancy.models import Tenant, User
 
@@ -35,14 +34,6 @@ ENDPOINTS = [
 def book(acme: Tenant, alice: User, bob: User) -> Deals:
     with tenant_scope(acme.pk):
         return book_of_deals(alice, bob)
-
-
-def url(slug: str) -> str:
-    return reverse("reports:report", args=[slug])
-
-
-def csv_rows(response: Any) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(response.content.decode().lstrip("\ufeff"))))
 
 
 def test_every_pipeline_report_is_listed_and_opens(book: Deals, alice: User) -> None:

@@ -18,19 +18,10 @@ from kehu.sales import pipeline_services as deals
 from kehu.sales.models import Lead, LeadStatus, Opportunity
 from kehu.sales.tests.pipeline_helpers import new_sales
 from kehu.tenancy import services
-from kehu.tenancy.models import Role, User, Visibility
+from kehu.tenancy.models import Role, User
+from kehu.tenancy.tests.test_handover import colleague
 
 NOTE = "鲍调岗，商机转交"
-
-
-def colleague(alice: User, username: str, role: str = Role.SALES) -> User:
-    return services.staff_create(
-        actor=alice,
-        username=username,
-        password="x-Long-enough-42",
-        role=role,
-        visibility=Visibility.OWN,
-    )
 
 
 @pytest.fixture
