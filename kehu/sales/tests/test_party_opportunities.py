@@ -110,3 +110,18 @@ def test_the_list_filters_by_party(jia: Party, acme: Tenant, alice: User) -> Non
     response = login(alice).get(reverse("sales:opportunity_list"), {"party": jia.pk})
     page = response.content.decode()
     assert "续签" in page and "别家的" not in page
+
+
+def test_a_deal_won_without_products_points_to_a_new_order(
+    jia: Party, acme: Tenant, alice: User, dora: User
+) -> None:
+    with tenant_scope(acme.pk):
+        bare = deals.opportunity_create(
+            actor=alice, party=jia, name="只有金额", amount=Decimal("50"), expected_close_date=CLOSE
+        )
+        deals.opportunity_win(actor=alice, opportunity=bare)
+    page = reverse("sales:opportunity_detail", args=[bare.pk])
+    new_order = f"{reverse('sales:order_new')}?party={jia.pk}"
+    shown = login(alice).get(page).content.decode()
+    assert "赢单时没有产品，未生成订单" in shown and new_order in shown
+    assert new_order not in login(dora).get(page).content.decode()
