@@ -20,6 +20,7 @@ from kehu.dataio.api import router as dataio_router
 from kehu.parties.api import router as parties_router
 from kehu.pool.api import router as pool_router
 from kehu.reports.api import router as reports_router
+from kehu.reports.pipeline_api import router as pipeline_reports_router
 from kehu.sales.api import router as sales_router
 from kehu.sales.pipeline_api import router as pipeline_router
 from kehu.tenancy.api import router as tenancy_router
@@ -89,6 +90,7 @@ api.add_router("", pipeline_router)
 api.add_router("", tenancy_router)
 api.add_router("", dataio_router)
 api.add_router("", reports_router)
+api.add_router("", pipeline_reports_router)
 
 # Last: any other path under /api/v1/ is a 404 problem too, not Django's HTML page.
 fallback = Router()

@@ -57,6 +57,7 @@ TIMELINE_SLOTS = {
     "state": "state_change",
     "task": "task",
     "order": "order",
+    "deal": "deal",
     "service_time": "service_time",
     "ownership": "ownership",
 }
@@ -206,8 +207,8 @@ def _timeline_entry(item: TimelineItem) -> dict[str, Any]:
 def party_timeline_view(
     request: HttpRequest, party_id: int, query: Query[TimelineQuery]
 ) -> list[dict[str, Any]]:
-    """Interactions, state changes, tasks, orders, service time, owner changes and the
-    record's creation, newest first."""
+    """Interactions, state changes, tasks, orders, won and lost opportunities, service
+    time, owner changes and the record's creation, newest first."""
     party = get_party_for_user(api_user(request), party_id)
     return [_timeline_entry(item) for item in party_timeline(party, limit=query.limit)]
 

@@ -1,6 +1,7 @@
 """API shapes of interactions, tasks and a party's timeline."""
 
 import datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from django.utils import timezone
@@ -18,6 +19,7 @@ from kehu.activities.models import (
 from kehu.core.pagination import MAX_LIMIT, PageParams
 from kehu.parties.schemas import PartyRef, StateChangeOut
 from kehu.pool.schemas import OwnershipChangeOut
+from kehu.sales.pipeline_schemas import StageRef
 from kehu.sales.schemas import OrderBrief
 from kehu.tenancy.schemas import InSchema, PatchSchema, UserRef
 
@@ -190,16 +192,38 @@ class TimelineQuery(Schema):
     limit: int = Field(50, ge=1, le=MAX_LIMIT)
 
 
+class DealBrief(Schema):
+    """A won or lost opportunity on its party's timeline."""
+
+    id: int
+    name: str
+    stage: StageRef
+    amount: Decimal | None
+    currency: str
+    closed_on: datetime.date | None
+    lost_reason: str | None = Field(description="输单原因")
+    close_note: str
+    order_id: int | None = Field(description="赢单生成的订单")
+    owner: UserRef
+
+    @staticmethod
+    def resolve_lost_reason(obj: Any) -> str | None:
+        return obj.lost_reason.name if obj.lost_reason else None
+
+
 class TimelineItemOut(Schema):
-    """One event; exactly one of interaction / state_change / task / order / service_time /
-    ownership / created is set."""
+    """One event; exactly one of interaction / state_change / task / order / deal /
+    service_time / ownership / created is set."""
 
     at: datetime.datetime
-    kind: Literal["interaction", "state", "task", "order", "service_time", "ownership", "created"]
+    kind: Literal[
+        "interaction", "state", "task", "order", "deal", "service_time", "ownership", "created"
+    ]
     interaction: InteractionBrief | None = None
     state_change: StateChangeOut | None = None
     task: TaskBrief | None = None
     order: OrderBrief | None = None
+    deal: DealBrief | None = None
     service_time: ServiceTimeBrief | None = None
     ownership: OwnershipChangeOut | None = None
     created_by: UserRef | None = None

@@ -22,7 +22,7 @@ from kehu.activities.models import (
 from kehu.core.models import AuditEntry
 from kehu.parties.models import OwnershipChange, Party, StateChange
 from kehu.parties.selectors import parties_visible_to
-from kehu.sales.models import Order
+from kehu.sales.models import Opportunity, Order
 from kehu.tenancy.models import User, Visibility
 
 
@@ -31,7 +31,8 @@ class TimelineItem:
     """One event on a party's timeline: an interaction, a state change, a task, a record event."""
 
     at: datetime.datetime
-    kind: str  # interaction, state, task, order, service_time, ownership or created
+    # interaction, state, task, order, deal (won or lost), service_time, ownership, created
+    kind: str
     obj: object
 
 
@@ -51,6 +52,12 @@ def party_timeline(party: Party, *, limit: int = 50) -> list[TimelineItem]:
     items += [TimelineItem(t.completed_at or t.created_at, "task", t) for t in tasks[:limit]]
     orders = Order.objects.filter(party=party).order_by("-order_date", "-id")[:limit]
     items += [TimelineItem(_placed_at(o), "order", o) for o in orders]
+    closed = (
+        Opportunity.objects.filter(party=party, closed_on__isnull=False)
+        .select_related("stage", "owner", "lost_reason", "order")
+        .order_by("-stage_changed_at")[:limit]
+    )
+    items += [TimelineItem(deal.stage_changed_at, "deal", deal) for deal in closed]
     owners = OwnershipChange.objects.filter(party=party).select_related(
         "from_owner", "to_owner", "changed_by"
     )

@@ -59,6 +59,7 @@ from kehu.parties.forms import (
 from kehu.parties.models import Party, PartyKind, PartyLink, Tag
 from kehu.parties.selectors import COUNT_CAP, PartyFilters, capped_count, get_party_for_user
 from kehu.pool.forms import AssignForm, ReleaseForm
+from kehu.sales.pipeline_selectors import party_opportunities
 from kehu.sales.selectors import party_sales, recent_orders
 from kehu.tenancy.models import User
 from kehu.tenancy.views import MemberRequest, member_required, require, submit
@@ -389,6 +390,8 @@ def _detail_context(
         "editable_interactions": editable_interaction_ids(request.user, interactions),
         "sales": party_sales(party.pk),
         "recent_orders": recent_orders(party),
+        "deals": party_opportunities(request.user, party.pk),
+        "can_create_deal": request.user.can_write,
         "link_query": link_query,
         "picked": _picker_results(request, party, link_query),
         "can_write": request.user.can_write,

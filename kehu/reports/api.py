@@ -26,7 +26,7 @@ from kehu.tenancy.api_auth import api_user
 router = Router(tags=["reports"])
 
 
-def _filters(query: ReportQuery, **options: Any) -> selectors.ReportFilters:
+def query_filters(query: ReportQuery, **options: Any) -> selectors.ReportFilters:
     return selectors.report_filters(
         today=timezone.localdate(),
         preset=query.preset or "",
@@ -39,7 +39,7 @@ def _filters(query: ReportQuery, **options: Any) -> selectors.ReportFilters:
     )
 
 
-def _range(filters: selectors.ReportFilters) -> dict[str, Any]:
+def range_fields(filters: selectors.ReportFilters) -> dict[str, Any]:
     return {"since": filters.since, "until": filters.until, "currency": selectors.REPORT_CURRENCY}
 
 
@@ -48,10 +48,10 @@ def revenue(request: HttpRequest, query: Query[RevenueQuery]) -> dict[str, Any]:
     """Revenue, cost, gross profit, margin and order count of booked orders, grouped
     `by` period (month/quarter/year), rep, team, product, category, region or channel."""
     user = api_user(request)
-    filters = _filters(query, province=query.province.strip() or None)
+    filters = query_filters(query, province=query.province.strip() or None)
     report = selectors.revenue_report(user, filters, query.by)
     return {
-        **_range(filters),
+        **range_fields(filters),
         "by": query.by,
         "rows": [
             {
@@ -73,7 +73,7 @@ def customer_effort(request: HttpRequest, query: Query[EffortQuery]) -> dict[str
     """The `top` customers by staff hours in the range, with revenue, profit and profit
     per staff hour (人效)."""
     user = api_user(request)
-    filters = _filters(query, top=query.top)
+    filters = query_filters(query, top=query.top)
     rows = [
         {
             "party_id": c.party_id,
@@ -85,7 +85,7 @@ def customer_effort(request: HttpRequest, query: Query[EffortQuery]) -> dict[str
         }
         for c in selectors.customer_effort(user, filters)
     ]
-    return {**_range(filters), "rows": rows}
+    return {**range_fields(filters), "rows": rows}
 
 
 @router.get("/reports/new-vs-existing", response=NewVsExistingReportOut)
@@ -93,9 +93,9 @@ def new_vs_existing(request: HttpRequest, query: Query[ReportQuery]) -> dict[str
     """Per period: revenue, profit and staff hours of new customers (first booked order
     in the period), existing ones, and (hours) prospects, with the shares in %."""
     user = api_user(request)
-    filters = _filters(query)
+    filters = query_filters(query)
     rows = [
         {"start": s.start, "label": s.label, **split_cells(s)}
         for s in selectors.new_vs_existing(user, filters)
     ]
-    return {**_range(filters), "period": filters.period, "rows": rows}
+    return {**range_fields(filters), "period": filters.period, "rows": rows}

@@ -2,20 +2,22 @@
 
 A `ReportDefinition` names a report and builds its `ReportTable` (columns, rows, a total
 row, the chart's series) from a selector. The index, the report page and the CSV
-download read only tables, so a new report is one more definition: pipeline by stage,
-win rate and sales cycle length (when opportunities exist) will each be a selector in
-this app reading the sales app's opportunities, and a definition here.
+download read only tables, so a new report is one more definition. The pipeline reports
+(by stage, win rate, lost reasons, sales cycle, time in stage) read
+`pipeline_selectors`.
 """
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from kehu.reports import pipeline_selectors as pipeline
 from kehu.reports import selectors
+from kehu.reports.pipeline_selectors import By
 from kehu.reports.selectors import Dimension, Figures, ReportFilters
 from kehu.tenancy.models import User
 
@@ -26,7 +28,7 @@ Cell = str | int | Decimal | None
 class Column:
     key: str
     label: Promise
-    kind: str = "money"  # text, count, money, percent or hours: how a cell is shown
+    kind: str = "money"  # text, count, money, percent, hours or days: how a cell is shown
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,8 @@ class ReportDefinition:
     by_period: bool = False  # shows the period choice (month, quarter, year)
     drill_down: bool = False  # the region report: a province's cities
     top: bool = False  # shows "top N"
+    pipelines: str = ""  # shows the pipeline choice: "one" (by stage) or "any" (a filter)
+    note: Promise | None = None  # what the figures count, when not booked orders
 
 
 # --- revenue and profit ----------------------------------------------------------------
@@ -223,6 +227,208 @@ def _split_total(splits: list[selectors.Split]) -> dict[str, Cell]:
     return {"label": whole.label, **split_cells(whole)}
 
 
+# --- the pipeline ----------------------------------------------------------------------
+
+DEALS_NOTE = _(
+    "按商机统计：已关闭的商机按关闭日期计入所选期间；金额为人民币，其他币种的商机只计数。"
+)
+
+
+def _pipeline_by_stage(user: User, filters: ReportFilters) -> ReportTable:
+    report = pipeline.pipeline_by_stage(user, filters)
+    rows = [stage_cells(row) for row in report.rows]
+    columns = (
+        Column("label", _("阶段"), "text"),
+        Column("kind", _("类型"), "text"),
+        Column("probability", _("赢单概率 %"), "count"),
+        Column("deals", _("商机数"), "count"),
+        Column("amount", _("金额")),
+        Column("weighted", _("加权金额")),
+        Column("other_currency", _("其他币种商机数"), "count"),
+    )
+    total = stage_cells(report.total()) | {"kind": "", "probability": None}
+    series = (Series("amount"), Series("weighted"), Series("deals", "line", right_axis=True))
+    return ReportTable(columns, rows, total, series)
+
+
+def stage_cells(row: pipeline.StageRow) -> dict[str, Cell]:
+    stage = row.stage
+    return {
+        "key": stage.pk,
+        "label": stage.name,
+        "kind": str(stage.get_kind_display()),
+        "probability": stage.probability,
+        "deals": row.deals,
+        "amount": row.amount,
+        "weighted": row.weighted,
+        "other_currency": row.other_currency,
+    }
+
+
+def win_rate_cells(row: pipeline.WinRate) -> dict[str, Cell]:
+    return {
+        "key": row.key,
+        "label": row.label,
+        "won": row.won,
+        "lost": row.lost,
+        "win_rate": row.win_rate,
+        "won_amount": row.won_amount,
+        "lost_amount": row.lost_amount,
+    }
+
+
+WIN_RATE_COLUMNS = (
+    Column("won", _("赢单数"), "count"),
+    Column("lost", _("输单数"), "count"),
+    Column("win_rate", _("赢单率 %"), "percent"),
+    Column("won_amount", _("赢单金额")),
+    Column("lost_amount", _("输单金额")),
+)
+WIN_RATE_SERIES = (
+    Series("won", stack="deals"),
+    Series("lost", stack="deals"),
+    Series("win_rate", "line", right_axis=True),
+)
+Row = TypeVar("Row")
+
+
+@dataclass(frozen=True)
+class ClosedDealsReport(Generic[Row]):
+    """How a report of closed deals by period, rep, team or pipeline reads its rows
+    and shows them."""
+
+    read: Callable[[User, ReportFilters, str], pipeline.GroupedReport[Row]]
+    cells: Callable[[Row], dict[str, Cell]]
+    columns: Sequence[Column]
+    series: Sequence[Series]
+    description: Promise
+
+
+def _closed_deals(
+    shape: ClosedDealsReport[Any],
+    slug: str,
+    by: str,
+    title: Promise,
+    heading: Promise,
+    **options: Any,
+) -> ReportDefinition:
+    def build(user: User, filters: ReportFilters) -> ReportTable:
+        report = shape.read(user, filters, by)
+        rows = [shape.cells(r) for r in report.rows]
+        columns = (Column("label", heading, "text"), *shape.columns)
+        return ReportTable(columns, rows, shape.cells(report.total), shape.series)
+
+    return ReportDefinition(
+        slug, title, shape.description, build, pipelines="any", note=DEALS_NOTE, **options
+    )
+
+
+WIN_RATE = ClosedDealsReport(
+    pipeline.win_rate,
+    win_rate_cells,
+    WIN_RATE_COLUMNS,
+    WIN_RATE_SERIES,
+    _("赢单数 ÷（赢单数 + 输单数），附赢单和输单的数量与金额。"),
+)
+
+
+def lost_reason_cells(row: pipeline.LostReasonRow) -> dict[str, Cell]:
+    return {
+        "key": row.key,
+        "label": row.label,
+        "deals": row.deals,
+        "share": row.share,
+        "amount": row.amount,
+    }
+
+
+def _lost_reasons(user: User, filters: ReportFilters) -> ReportTable:
+    report = pipeline.lost_reasons(user, filters)
+    columns = (
+        Column("label", _("输单原因"), "text"),
+        Column("deals", _("输单数"), "count"),
+        Column("share", _("占比 %"), "percent"),
+        Column("amount", _("输单金额")),
+    )
+    rows = [lost_reason_cells(r) for r in report.rows]
+    series = (Series("deals"), Series("amount", "line", right_axis=True))
+    return ReportTable(columns, rows, lost_reason_cells(report.total), series)
+
+
+def cycle_cells(row: pipeline.Cycle) -> dict[str, Cell]:
+    return {
+        "key": row.key,
+        "label": row.label,
+        "deals": row.deals,
+        "won": row.won,
+        "median_days": row.median_days,
+        "mean_days": row.mean_days,
+        "won_median_days": row.won_median_days,
+        "lost_median_days": row.lost_median_days,
+    }
+
+
+CYCLE = ClosedDealsReport(
+    pipeline.sales_cycle,
+    cycle_cells,
+    (
+        Column("deals", _("已关闭商机数"), "count"),
+        Column("won", _("赢单数"), "count"),
+        Column("median_days", _("周期中位数（天）"), "days"),
+        Column("mean_days", _("平均周期（天）"), "days"),
+        Column("won_median_days", _("赢单周期中位数（天）"), "days"),
+        Column("lost_median_days", _("输单周期中位数（天）"), "days"),
+    ),
+    (Series("median_days"), Series("mean_days", "line")),
+    _("商机从创建到赢单或输单的天数：中位数和平均数。"),
+)
+
+
+def _cycle_distribution(user: User, filters: ReportFilters) -> ReportTable:
+    buckets = pipeline.cycle_distribution(user, filters)
+    columns = (
+        Column("label", _("销售周期"), "text"),
+        Column("won", _("赢单数"), "count"),
+        Column("lost", _("输单数"), "count"),
+    )
+    rows: list[dict[str, Cell]] = [
+        {"key": b.low, "label": b.label, "won": b.won, "lost": b.lost} for b in buckets
+    ]
+    total: dict[str, Cell] = {
+        "label": str(_("合计")),
+        "won": sum(b.won for b in buckets),
+        "lost": sum(b.lost for b in buckets),
+    }
+    series = (Series("won", stack="deals"), Series("lost", stack="deals"))
+    return ReportTable(columns, rows, total, series)
+
+
+def stage_time_cells(row: pipeline.StageTime) -> dict[str, Cell]:
+    return {
+        "key": row.stage.pk,
+        "label": row.stage.name,
+        "stays": len(row.stays),
+        "median_days": row.median_days,
+        "mean_days": row.mean_days,
+        "current": len(row.current),
+        "current_mean_days": row.current_mean_days,
+    }
+
+
+def _time_in_stage(user: User, filters: ReportFilters) -> ReportTable:
+    report = pipeline.time_in_stage(user, filters)
+    columns = (
+        Column("label", _("阶段"), "text"),
+        Column("stays", _("离开该阶段的次数"), "count"),
+        Column("median_days", _("停留中位数（天）"), "days"),
+        Column("mean_days", _("平均停留（天）"), "days"),
+        Column("current", _("当前在该阶段的商机"), "count"),
+        Column("current_mean_days", _("当前已停留平均（天）"), "days"),
+    )
+    series = (Series("median_days"), Series("mean_days"), Series("current_mean_days", "line"))
+    return ReportTable(columns, [stage_time_cells(r) for r in report.rows], None, series)
+
+
 REPORT_LIST = [
     _revenue(
         "revenue-by-period", Dimension.PERIOD, _("收入与毛利（按期间）"), _("期间"), by_period=True
@@ -250,6 +456,64 @@ REPORT_LIST = [
         _("每期新客户与老客户的收入、毛利和员工工时占比。"),
         _new_vs_existing,
         by_period=True,
+    ),
+    ReportDefinition(
+        "pipeline-by-stage",
+        _("销售漏斗（按阶段）"),
+        _("所选销售流程每个阶段的进行中商机：数量、金额和加权金额；以及期间内的赢单和输单。"),
+        _pipeline_by_stage,
+        pipelines="one",
+        note=_(
+            "进行中的阶段为今天的商机；赢单和输单为所选期间内关闭的商机。"
+            "加权金额 = 金额 × 阶段赢单概率；金额为人民币，其他币种的商机只计数。"
+        ),
+    ),
+    _closed_deals(
+        WIN_RATE, "win-rate-by-period", By.PERIOD, _("赢单率（按期间）"), _("期间"), by_period=True
+    ),
+    _closed_deals(WIN_RATE, "win-rate-by-rep", By.REP, _("赢单率（按销售）"), _("销售负责人")),
+    _closed_deals(WIN_RATE, "win-rate-by-team", By.TEAM, _("赢单率（按团队）"), _("团队")),
+    _closed_deals(
+        WIN_RATE, "win-rate-by-pipeline", By.PIPELINE, _("赢单率（按销售流程）"), _("销售流程")
+    ),
+    ReportDefinition(
+        "lost-reasons",
+        _("输单原因"),
+        _("期间内输掉的商机按原因分布。"),
+        _lost_reasons,
+        pipelines="any",
+        note=DEALS_NOTE,
+    ),
+    _closed_deals(
+        CYCLE,
+        "sales-cycle-by-period",
+        By.PERIOD,
+        _("销售周期（按期间）"),
+        _("期间"),
+        by_period=True,
+    ),
+    _closed_deals(CYCLE, "sales-cycle-by-rep", By.REP, _("销售周期（按销售）"), _("销售负责人")),
+    _closed_deals(
+        CYCLE, "sales-cycle-by-pipeline", By.PIPELINE, _("销售周期（按销售流程）"), _("销售流程")
+    ),
+    ReportDefinition(
+        "sales-cycle-distribution",
+        _("销售周期分布"),
+        _("期间内关闭的商机，按从创建到关闭的天数分组。"),
+        _cycle_distribution,
+        pipelines="any",
+        note=DEALS_NOTE,
+    ),
+    ReportDefinition(
+        "time-in-stage",
+        _("阶段停留时间"),
+        _("商机在每个阶段停留多久（来自阶段变更记录）。"),
+        _time_in_stage,
+        pipelines="one",
+        note=_(
+            "停留：商机进入该阶段到离开的天数，离开日期在所选期间内的计入；"
+            "当前：现在仍在该阶段的进行中商机已停留的天数。"
+        ),
     ),
 ]
 REPORTS = {definition.slug: definition for definition in REPORT_LIST}

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kehu.reports.periods import Period, Preset
 from kehu.reports.selectors import TOP_DEFAULT, TOP_MAX, ReportFilters, report_filters
+from kehu.sales.models import Pipeline
 from kehu.tenancy.models import Team, User
 
 
@@ -26,12 +27,16 @@ class ReportFilterForm(forms.Form):
     team = forms.TypedChoiceField(label=_("团队"), coerce=int, required=False, empty_value=None)
     rep = forms.TypedChoiceField(label=_("销售"), coerce=int, required=False, empty_value=None)
     province = forms.CharField(label=_("省份"), max_length=20, required=False)
+    pipeline = forms.TypedChoiceField(
+        label=_("销售流程"), coerce=int, required=False, empty_value=None
+    )
     top = forms.IntegerField(
         label=_("前 N 名"), min_value=1, max_value=TOP_MAX, required=False, initial=TOP_DEFAULT
     )
 
-    def __init__(self, data: Any, *, firm_wide: bool) -> None:
+    def __init__(self, data: Any, *, firm_wide: bool, pipelines: str = "") -> None:
         super().__init__(data)
+        self._pipeline_choice(pipelines)
         if firm_wide:
             # Two small queries: a firm has tens of teams and staff, not thousands.
             everyone = [("", _("全部"))]
@@ -42,6 +47,16 @@ class ReportFilterForm(forms.Form):
         else:
             # A salesperson's reports are their own book: no other rep or team to pick.
             del self.fields["team"], self.fields["rep"]
+
+    def _pipeline_choice(self, pipelines: str) -> None:
+        """`pipelines`: "one" (a by-stage report: the default pipeline unless another is
+        chosen), "any" (a filter: all of them unless one is chosen) or "" (no choice)."""
+        if not pipelines:
+            del self.fields["pipeline"]
+            return
+        found = list(Pipeline.objects.order_by("-is_default", "name").values_list("pk", "name"))
+        everyone = [] if pipelines == "one" else [("", _("全部"))]
+        self.fields["pipeline"].choices = everyone + found  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -66,4 +81,5 @@ class ReportFilterForm(forms.Form):
             owner_id=data.get("rep"),
             province=(data.get("province") or "").strip() or None,
             top=data.get("top"),
+            pipeline_id=data.get("pipeline"),
         )

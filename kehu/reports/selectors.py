@@ -70,6 +70,7 @@ class ReportFilters:
     team_id: int | None = None
     owner_id: int | None = None
     province: str = ""  # the region report's drill-down: this province's cities
+    pipeline_id: int | None = None  # the pipeline reports' (pipeline_selectors)
     top: int = TOP_DEFAULT
 
 

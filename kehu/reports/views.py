@@ -29,7 +29,9 @@ def report(request: MemberRequest, slug: str) -> HttpResponse:
     definition = REPORTS.get(slug)
     if definition is None:
         raise Http404
-    form = ReportFilterForm(request.GET, firm_wide=sees_firm(request.user))
+    form = ReportFilterForm(
+        request.GET, firm_wide=sees_firm(request.user), pipelines=definition.pipelines
+    )
     if not form.is_valid():
         context = {"nav": "reports", "definition": definition, "form": form, "table": None}
         return render(request, "reports/report.html", context, status=INVALID)

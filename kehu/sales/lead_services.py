@@ -262,6 +262,24 @@ def lead_assign(
     return lead
 
 
+OPEN_LEADS = (LeadStatus.NEW, LeadStatus.WORKING, LeadStatus.QUALIFIED)
+
+
+@transaction.atomic
+def lead_hand_over(*, actor: User, lead: Lead, receiver: User, note: str) -> Lead:
+    """Give an open lead to `receiver` (its team stays), with the handover note in its
+    history."""
+    if lead.status not in OPEN_LEADS:
+        raise ValidationError(_("只能交接未转化、未废弃的线索。"))
+    _check_staff(receiver, "receiver")
+    before = snapshot(lead, ("owner",))
+    lead.owner = receiver
+    lead.save(update_fields=["owner", "updated_at"])
+    changes = {**diff(before, snapshot(lead, ("owner",))), "handover_note": [None, note]}
+    _audit(actor, lead, Action.UPDATE, changes)
+    return lead
+
+
 # --- status ----------------------------------------------------------------------------
 
 

@@ -46,6 +46,7 @@ class OpportunityFilterForm(forms.Form):
     close_from = forms.DateField(label=_("预计成交从"), required=False, widget=day_input())
     close_to = forms.DateField(label=_("至"), required=False, widget=day_input())
     pipeline = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    party = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -63,6 +64,7 @@ class OpportunityFilterForm(forms.Form):
             close_from=data["close_from"],
             close_to=data["close_to"],
             pipeline_id=data["pipeline"],
+            party_id=data["party"],
         )
 
 

@@ -168,6 +168,37 @@ def opportunity_list(user: User, filters: OpportunityFilters) -> QuerySet[Opport
     return deals.select_related("party", "owner", "stage", "pipeline").order_by("-id")
 
 
+PARTY_CLOSED_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class PartyDeals:
+    open: list[Opportunity]
+    closed: list[Opportunity]  # the latest PARTY_CLOSED_SHOWN
+    closed_count: int
+
+
+def party_opportunities(user: User, party_id: int) -> PartyDeals:
+    """The party's open deals (each with `is_stale`), soonest expected close first, and
+    its latest closed ones, for its page: one query (a party has tens of deals, not
+    thousands), and the stale period when some are open."""
+    deals = (
+        with_last_activity(opportunities_visible_to(user).filter(party_id=party_id))
+        .select_related("owner", "stage", "pipeline", "order")
+        .order_by("-id")
+    )
+    found = list(deals)
+    open_deals = [d for d in found if d.stage.is_open]
+    open_deals.sort(key=lambda d: (d.expected_close_date or datetime.date.max, -d.pk))
+    if open_deals:
+        cutoff = stale_cutoff()
+        for deal in open_deals:
+            deal.is_stale = is_stale(deal, cutoff)  # type: ignore[attr-defined]
+    closed = [d for d in found if not d.stage.is_open]
+    closed.sort(key=lambda d: (d.closed_on or datetime.date.min, d.pk), reverse=True)
+    return PartyDeals(open_deals, closed[:PARTY_CLOSED_SHOWN], len(closed))
+
+
 @dataclass
 class Column:
     stage: Stage

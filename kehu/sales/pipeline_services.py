@@ -460,6 +460,22 @@ def opportunity_update(
     return opportunity
 
 
+@transaction.atomic
+def opportunity_hand_over(
+    *, actor: User, opportunity: Opportunity, receiver: User, note: str
+) -> Opportunity:
+    """Give an open deal to `receiver`, with the handover note in its history (and its
+    party's)."""
+    _check_open(opportunity)
+    before = opportunity.owner
+    opportunity.owner = receiver
+    _check_people(opportunity)
+    opportunity.save(update_fields=["owner", "updated_at"])
+    changes = {"owner": [str(before), str(receiver)], "handover_note": [None, note]}
+    _audit(actor, opportunity, Action.UPDATE, changes)
+    return opportunity
+
+
 def opportunity_lines_summary(opportunity: Opportunity) -> list[str]:
     lines = OpportunityLine.objects.filter(opportunity=opportunity).select_related("product")
     return [

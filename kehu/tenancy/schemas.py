@@ -141,7 +141,8 @@ class TokenCreatedOut(TokenOut):
 
 class HoldingOut(Schema):
     kind: str = Field(
-        description="party（客户）、account_team（客户团队成员身份）、task（待办任务）…"
+        description="party（客户）、account_team（客户团队成员身份）、task（待办任务）、"
+        "opportunity（进行中的商机）、lead（未处理完的线索）"
     )
     id: int
     label: str

@@ -186,7 +186,9 @@ def test_service_time_is_audited_on_the_party_and_on_its_timeline(
     with tenant_scope(acme.pk):
         services.service_time_update(actor=alice, entry=entry, minutes=40)
         audit = list(
-            AuditEntry.objects.filter(root_id=org.pk, object_type="activities.servicetime")
+            AuditEntry.objects.filter(
+                root_id=org.pk, object_type="activities.servicetime"
+            ).order_by("id")
         )
         timeline = selectors.party_timeline(org)
     assert [(a.action, a.changes.get("minutes")) for a in audit] == [

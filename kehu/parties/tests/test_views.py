@@ -510,8 +510,10 @@ def test_detail_query_count_is_pinned(
     # team, preferences, dates); the role form's free roles, tag suggestions, team staff;
     # the hours of the last year (interactions, tasks, service time: one GROUP BY each);
     # the timeline's interactions, state changes, tasks, orders, ownership changes,
-    # service time and creation; the orders section's totals and latest orders.
-    with django_assert_num_queries(27):
+    # won and lost deals, service time and creation; the orders section's totals and
+    # latest orders; the opportunities section's deals (and, with open ones, the stale
+    # period).
+    with django_assert_num_queries(29):
         response = client.get(url("detail", org.pk))
     assert text(response).count("偏好") >= 5
 

@@ -89,7 +89,7 @@ def test_read_only_colleague_reads_and_nobody_signed_out_does(book: Book, dora: 
 
 
 def test_unknown_report_is_404(alice: User) -> None:
-    assert login(alice).get(url("pipeline-by-stage")).status_code == 404
+    assert login(alice).get(url("no-such-report")).status_code == 404
 
 
 def test_until_before_since_is_an_error_on_the_page(alice: User) -> None:

@@ -173,8 +173,9 @@ def test_handover_page_lists_holdings_with_pinned_queries_and_moves_them(
     carol = colleague(alice, "carol")
     client = login(alice)
     url = reverse("tenancy:handover", args=[bob.pk])
-    # session, user, tenant; Bob; his parties, account-team places, open tasks; receivers
-    with django_assert_num_queries(8):
+    # session, user, tenant; Bob; his parties, account-team places, open tasks, open
+    # opportunities, open leads; receivers
+    with django_assert_num_queries(10):
         page = client.get(url).content.decode()
     assert page.count('name="pick"') == 6
     picks = [f"party:{p.pk}" for p in bobs_work["owned"]] + [f"task:{bobs_work['loose'].pk}"]
