@@ -2,10 +2,12 @@
 tags, roles, owner, external id, and the contact person of an organisation.
 
 A batch is handled set-based: every row is parsed and checked by the archive's own rules
-(`parties.services.party_clean`, `ContactPoint.clean`), then matched against the archive
-with one query per lookup for the whole batch, then written with one `bulk_create` per
-table — parties, contact points, addresses, tags, roles, links, external keys, search
-keys and audit entries — the same rows `parties.services` writes one by one.
+(`kehu.dataio.checks`: `party_clean` and `ContactPoint.clean` on reused instances), then
+matched against the archive with one query per lookup for the whole batch and against the
+rows before it in the file, then written as plain rows with reserved ids, one statement
+per table (`kehu.core.bulk.BulkWriter`: executemany on SQLite, COPY on PostgreSQL) —
+parties, contact points, addresses, tags, roles, links, external keys, search keys and
+audit entries — the same rows `parties.services` writes one by one (a test compares them).
 
 The shape of a row: a 客户名称 makes an organisation (or a person, when the row's 类型
 says so); a 联系人 beside it makes a person the organisation `employs`, titled by 职位.
