@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.core.audit import audit_write
+from kehu.core.bulk import BulkWriter
 from kehu.core.models import AuditEntry
 from kehu.dataio import mapping as mappings
 from kehu.dataio import readers
@@ -308,21 +309,26 @@ def _lock_checkpoint(job: Import, expected: int) -> None:
 
 
 def _save_rows(job: Import, phase: str, batch: Sequence[SourceRow], results: Sequence[Any]) -> None:
+    """Each row's outcome, as plain rows (see kehu.core.bulk): a batch has a thousand."""
     values = {row.number: row.values for row in batch}
     kept = {Outcome.REFUSED, Outcome.DUPLICATE}
-    ImportRow.objects.bulk_create(
-        ImportRow(
-            tenant_id=job.tenant_id,
-            job_id=job.pk,
-            phase=phase,
-            number=r.number,
-            outcome=r.outcome,
-            party_id=r.party_id,
-            messages=r.messages,
-            values=values[r.number] if r.outcome in kept else [],
+    rows = [
+        (
+            job.pk,
+            phase,
+            r.number,
+            r.outcome,
+            r.party_id,
+            r.messages,
+            values[r.number] if r.outcome in kept else [],
         )
         for r in results
-    )
+    ]
+    writer = BulkWriter(job.tenant_id, timezone.now())
+    writer.insert(ImportRow, ROW_COLUMNS, rows)
+
+
+ROW_COLUMNS = ("job_id", "phase", "number", "outcome", "party_id", "messages", "values")
 
 
 def _mark_started(job: Import, phase: str) -> None:

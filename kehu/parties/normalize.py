@@ -6,13 +6,16 @@ every mainland mobile prefix and landline area code. Names get their pinyin from
 """
 
 import functools
+import itertools
 import re
 import unicodedata
 
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
-from pypinyin import Style, lazy_pinyin
+from pypinyin import Style
+from pypinyin.converter import UltimateConverter
+from pypinyin.core import Pinyin
 
 USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -60,11 +63,25 @@ def core_name(name: str) -> str:
     return core
 
 
+# What `lazy_pinyin(text, style=Style.NORMAL)` does, in its two steps: cut the text into
+# words (phrase matching), then read each word on its own. Remembering each word's
+# reading makes a company name ~6 times cheaper (~50 µs, not ~300 µs): names share their
+# words (places, 科技, 有限公司), and an import reads a million of them.
+_CONVERTER = UltimateConverter(v_to_u=False, neutral_tone_with_five=False, tone_sandhi=False)
+_PINYIN = Pinyin(_CONVERTER)
+
+
+@functools.lru_cache(maxsize=65536)
+def _word_syllables(word: str) -> tuple[str, ...]:
+    readings = _CONVERTER.convert(word, Style.NORMAL, False, "default", strict=True)
+    return tuple(itertools.chain.from_iterable(readings))
+
+
 @functools.lru_cache(maxsize=16384)
 def _syllables(text: str) -> tuple[str, ...]:
-    # pypinyin's phrase matching costs ~150 µs a name, and a name is asked for several
-    # times in a row (its pinyin, its initials, and both again for its search keys).
-    return tuple(lazy_pinyin(text, style=Style.NORMAL, errors="default"))
+    # A name is asked for several times in a row (its pinyin, its initials, and both
+    # again for its search keys).
+    return tuple(s for word in _PINYIN.seg(text) for s in _word_syllables(word))
 
 
 def pinyin_full(value: str) -> str:

@@ -2,10 +2,12 @@
 tags, roles, owner, external id, and the contact person of an organisation.
 
 A batch is handled set-based: every row is parsed and checked by the archive's own rules
-(`parties.services.party_clean`, `ContactPoint.clean`), then matched against the archive
-with one query per lookup for the whole batch, then written with one `bulk_create` per
-table — parties, contact points, addresses, tags, roles, links, external keys, search
-keys and audit entries — the same rows `parties.services` writes one by one.
+(`kehu.dataio.checks`: `party_clean` and `ContactPoint.clean` on reused instances), then
+matched against the archive with one query per lookup for the whole batch and against the
+rows before it in the file, then written as plain rows with reserved ids, one statement
+per table (`kehu.core.bulk.BulkWriter`: executemany on SQLite, COPY on PostgreSQL) —
+parties, contact points, addresses, tags, roles, links, external keys, search keys and
+audit entries — the same rows `parties.services` writes one by one (a test compares them).
 
 The shape of a row: a 客户名称 makes an organisation (or a person, when the row's 类型
 says so); a 联系人 beside it makes a person the organisation `employs`, titled by 职位.
@@ -23,11 +25,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from kehu.core.audit import audit_entry, diff, snapshot
-from kehu.core.bulk import AUDIT_COLUMNS, BulkWriter
+from kehu.core.audit import diff, snapshot
+from kehu.core.bulk import AUDIT_COLUMNS, BulkWriter, Row
 from kehu.core.context import current_tenant_id
 from kehu.core.models import AuditEntry
-from kehu.dataio import normalizers
+from kehu.dataio import checks, normalizers
 from kehu.dataio.mapping import TargetField
 from kehu.dataio.models import DuplicatePolicy, ExternalKey, Import, Outcome
 from kehu.dataio.targets import RowResult, SourceRow
@@ -49,10 +51,7 @@ from kehu.parties.models import (
 from kehu.parties.selectors import parties_visible_to
 from kehu.parties.services import (
     ADDRESS_FIELDS,
-    CONTACT_FIELDS,
-    LINK_FIELDS,
     PARTY_FIELDS,
-    party_clean,
 )
 from kehu.tenancy.models import User
 
@@ -146,6 +145,7 @@ PARTY_FIELDS_IMPORTED = [
 PARTY_FIELDS_BY_KEY = {f.key: f for f in PARTY_FIELDS_IMPORTED}
 # Natural keys a re-import may be matched by; the external id needs a 外部编号 column.
 UPSERT_KEYS = ("external_id", "uscc", "mobile", "email", "name")
+CONTACT_KINDS = tuple(ContactKind.values)
 PERSON_CONTACTS = (ContactKind.MOBILE, ContactKind.EMAIL, ContactKind.WECHAT, ContactKind.QQ)
 _KIND_WORDS = {
     **dict.fromkeys(
@@ -163,6 +163,7 @@ _GENDER_WORDS = {
     "f": "female",
 }
 _SCALARS = ("industry", "website", "source", "description")
+Action = AuditEntry.Action
 
 
 @dataclass(eq=False)  # a draft is one row's party: compared by identity
@@ -175,7 +176,12 @@ class Draft:
     tags: list[str] = field(default_factory=list)
     roles: list[str] = field(default_factory=list)
     address: dict[str, str] | None = None
-    party: Party | None = None  # the matched or the new party
+    party: Party | None = None  # the party in the archive this row updates
+    pk: int | None = None  # the id of the party this row creates, once reserved
+
+    @property
+    def id(self) -> int | None:
+        return self.party.pk if self.party is not None else self.pk
 
     @property
     def name(self) -> str:
@@ -197,7 +203,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
 
     def result(self) -> RowResult:
-        party_id = self.main.party.pk if self.main and self.main.party else None
+        party_id = self.main.id if self.main else None
         return RowResult(self.number, self.outcome, party_id, self.errors + self.notes)
 
 
@@ -216,12 +222,21 @@ class PartyTarget:
         self.default_kind: str = job.option("default_kind", PartyKind.ORGANISATION)
         self.source = job.option("source") or job.file_name
         self.staff = self._staff()
+        self.party_checker = checks.party_checker()
+        self.address_checker = checks.address_checker()
+        self.contact_checker = checks.ContactChecker()
+        self.role_words = {str(label): value for value, label in PartyRoleKind.choices} | {
+            v: v for v in PartyRoleKind.values
+        }
         # What the parties matched in the current batch already have (see _changes).
         self.have_contacts: dict[int, set[Any]] = {}
         self.have_tags: dict[int, set[Any]] = {}
         self.have_roles: dict[int, set[Any]] = {}
         self.have_addresses: dict[int, set[Any]] = {}
         self.have_keys: set[int] = set()
+        # The file's keys seen so far, across batches: {hash of (key, value): row}.
+        self.seen: dict[int, int] = {}
+        self.natural: dict[int, int] = {}
 
     def _default_key(self) -> str:
         return next((k for k in ("external_id", "uscc") if k in self.columns), "name")
@@ -331,7 +346,7 @@ class PartyTarget:
             draft.roles = self._roles(row, plan)
         if kind == PartyKind.PERSON and (person_only or plan.person is None):
             draft.fields["gender"] = self._gender(row, plan)
-        own: set[str] = set(PERSON_CONTACTS) if person_only else set(ContactKind.values)
+        own: set[str] = set(PERSON_CONTACTS) if person_only else set(CONTACT_KINDS)
         if is_main and kind == PartyKind.ORGANISATION and self._cell(row, "contact")[1]:
             own -= set(PERSON_CONTACTS)
         draft.contacts = self._contacts(row, plan, own)
@@ -368,9 +383,7 @@ class PartyTarget:
         return tags
 
     def _roles(self, row: SourceRow, plan: Plan) -> list[str]:
-        words = {str(label): value for value, label in PartyRoleKind.choices} | {
-            v: v for v in PartyRoleKind.values
-        }
+        words = self.role_words
         roles: list[str] = []
         column, value = self._cell(row, "roles")
         for word in normalizers.many(value):
@@ -416,43 +429,31 @@ class PartyTarget:
             "street": street,
             "postcode": postcode,
         }
-        part = Address(kind="office", **draft.address)
-        try:
-            part.full_clean(exclude=["tenant", "party"])
-        except ValidationError as exc:
-            self._error(plan, address_col, exc.messages)
+        for messages in self.address_checker.clean(draft.address).values():
+            self._error(plan, address_col, messages)
 
     def _contacts(self, row: SourceRow, plan: Plan, kinds: set[str]) -> list[tuple[str, str]]:
         contacts: list[tuple[str, str]] = []
-        for kind in ContactKind.values:
+        for kind in CONTACT_KINDS:
             if kind not in kinds:
                 continue
             for column, value in self._cells(row, kind):
                 for one in normalizers.many(value):
-                    part = ContactPoint(kind=kind, value=one)
                     try:
-                        part.clean()  # the archive's own rule for this kind of contact
+                        # The archive's own rule for this kind of contact.
+                        clean = self.contact_checker.clean(kind, one)
                     except ValidationError as exc:
                         self._error(plan, column, exc.messages)
                         continue
-                    if (kind, part.value) not in contacts:
-                        contacts.append((kind, part.value))
+                    if (kind, clean) not in contacts:
+                        contacts.append((kind, clean))
         return contacts
 
     def _check(self, plan: Plan, draft: Draft, name_col: int) -> None:
-        party = Party(
-            owner=draft.fields.get("owner") or self.actor,
-            **{k: v for k, v in draft.fields.items() if k != "owner"},
-        )
-        try:
-            party_clean(party, check_unique=False)
-        except ValidationError as exc:
-            for name, messages in exc.message_dict.items():
-                column = name_col if name == "name" else self._cell_column(name)
-                self._error(plan, column, messages)
-            return
-        draft.fields.update((name, getattr(party, name)) for name in draft.fields)
-        draft.party = party
+        """`party_clean(party, check_unique=False)`: the archive's rules for a party."""
+        for name, messages in self.party_checker.clean(draft.fields).items():
+            column = name_col if name == "name" else self._cell_column(name)
+            self._error(plan, column, messages)
 
     def _cell_column(self, key: str) -> int:
         columns = self.columns.get(key, [])
@@ -464,24 +465,27 @@ class PartyTarget:
         found = self._lookup([p for p in plans if p.main], self.key)
         duplicates = self._duplicates(plans)
         visible = self._visible({p.pk for p in (*found.values(), *duplicates.values())})
-        seen: dict[str, int] = {}
+        seen = self.seen
         for plan in plans:
             assert plan.main is not None
             key = self._key_of(plan, self.key)
-            if key and key in seen:
+            marked = hash((self.key, key))
+            if key and marked in seen:
                 plan.outcome = Outcome.DUPLICATE
                 plan.notes.append(
                     _("第 %(row)s 行：与文件第 %(other)s 行是同一客户，已跳过。")
-                    % {"row": plan.number, "other": seen[key]}
+                    % {"row": plan.number, "other": seen[marked]}
                 )
                 continue
             if key:
-                seen[key] = plan.number
+                seen[marked] = plan.number
             existing = found.get(key) if key else None
             if existing is None and plan.number in duplicates:
                 existing = self._on_duplicate(plan, duplicates[plan.number])
                 if plan.outcome:
                     continue
+            if existing is None and self._in_file_duplicate(plan):
+                continue
             if existing is not None and existing.pk not in visible:
                 self._error(plan, -1, [_("已有相同的客户，但不在您的可见范围内。")])
                 continue
@@ -491,6 +495,31 @@ class PartyTarget:
         self._match_people([p for p in plans if p.outcome == Outcome.UPDATED and p.person])
         self._uscc_taken([p for p in plans if p.outcome == Outcome.CREATED])
         self._changes([p for p in plans if p.outcome == Outcome.UPDATED])
+
+    def _in_file_duplicate(self, plan: Plan) -> bool:
+        """A row that would create a party sharing a 统一社会信用代码, a mobile or an email
+        with a row before it in the file (not the upsert key: that is the same party).
+        Checked across batches, so the dry run finds what the run would find in the
+        archive once the earlier rows are written; the file's values are kept as hashes
+        (a million rows: tens of MB). With the policy "create anyway" there is no check."""
+        if self.policy == DuplicatePolicy.CREATE:
+            return False
+        marks = [
+            (key, value, hash((key, value)))
+            for key in ("uscc", "mobile", "email")
+            if key != self.key and (value := self._key_of(plan, key))
+        ]
+        other = next((self.natural[m] for _k, _v, m in marks if m in self.natural), None)
+        if other is not None:
+            plan.outcome = Outcome.DUPLICATE
+            plan.notes.append(
+                _("第 %(row)s 行：与文件第 %(other)s 行的手机、邮箱或信用代码相同，疑似重复。")
+                % {"row": plan.number, "other": other}
+            )
+            return True
+        for _key, _value, mark in marks:
+            self.natural[mark] = plan.number
+        return False
 
     def _on_duplicate(self, plan: Plan, other: Party) -> Party | None:
         note = _("第 %(row)s 行：疑似与已有客户「%(name)s」（#%(id)s）重复。") % {
@@ -598,9 +627,7 @@ class PartyTarget:
     # What an update changes.
 
     def _changes(self, plans: Sequence[Plan]) -> None:
-        parties = [
-            d.party for p in plans for d in (p.main, p.person) if d and d.party and d.party.pk
-        ]
+        parties = [d.party for p in plans for d in (p.main, p.person) if d and d.party]
         ids = [p.pk for p in parties]
         self.have_contacts = _pairs(
             ContactPoint.objects.filter(party_id__in=ids).values_list("party_id", "kind", "value")
@@ -633,10 +660,7 @@ class PartyTarget:
         if plan.person:
             person = plan.person.party
             changed |= (
-                person is None
-                or not person.pk
-                or bool(self._field_changes(plan.person))
-                or self._adds(plan.person)
+                person is None or bool(self._field_changes(plan.person)) or self._adds(plan.person)
             )
         return changed
 
@@ -676,22 +700,22 @@ class PartyTarget:
     def _write(self, plans: Sequence[Plan]) -> None:
         writer = _BatchWriter(self.actor, self)
         for plan in plans:
-            assert plan.main is not None and plan.main.party is not None
+            assert plan.main is not None
             self._write_draft(writer, plan.main)
             if plan.person:
-                new_person = plan.person.party is None or not plan.person.party.pk
+                new_person = plan.person.party is None
                 self._write_draft(writer, plan.person)
                 if new_person:
                     writer.link(plan.main, plan.person, plan.title)
             if plan.external_id and (
-                plan.main.party.pk is None or plan.main.party.pk not in self.have_keys
+                plan.main.party is None or plan.main.party.pk not in self.have_keys
             ):
                 writer.external_key(plan.main, self.source, plan.external_id)
         writer.flush()
 
     def _write_draft(self, writer: "_BatchWriter", draft: Draft) -> None:
         party = draft.party
-        if party is None or not party.pk:
+        if party is None:
             writer.create(draft)
         else:
             writer.update(draft, self._field_changes(draft), self._new_parts(draft, party.pk))
@@ -705,6 +729,38 @@ def _pairs(rows: Iterable[tuple[Any, ...]]) -> dict[int, set[Any]]:
     return out
 
 
+# What the archive's services write, as plain rows (see kehu.core.bulk): a new party and
+# its parts never become model instances, their ids are reserved before the insert.
+NEW_PARTY_COLUMNS = (
+    "id",
+    "kind",
+    "name",
+    "name_pinyin",
+    "name_initials",
+    "uscc",
+    "gender",
+    "industry",
+    "website",
+    "source",
+    "description",
+    "owner_id",
+    "province",
+    "city",
+    "district",
+    "created_by_id",
+)
+_TEXT_COLUMNS = NEW_PARTY_COLUMNS[5:11] + NEW_PARTY_COLUMNS[12:15]
+PARTY_TYPE = Party._meta.label_lower
+_NEW_STATE = Party._meta.get_field("relationship_state").get_default()
+_DIRECT = Party._meta.get_field("is_direct").get_default()
+Parts = Sequence[tuple[Draft, dict[str, list[Any]]]]
+
+
+def _created(after: dict[str, Any]) -> dict[str, list[Any]]:
+    """`diff({}, after)`: every field that has a value."""
+    return {name: [None, after[name]] for name in sorted(after) if after[name] is not None}
+
+
 class _BatchWriter:
     """Collects a batch's creates and updates, then writes each table in one statement."""
 
@@ -712,14 +768,13 @@ class _BatchWriter:
         self.actor = actor
         self.target = target
         self.now = timezone.now()
+        self.tenant_id = current_tenant_id()
         self.new: list[Draft] = []
         self.updates: list[tuple[Draft, dict[str, Any], dict[str, list[Any]]]] = []
         self.links: list[tuple[Draft, Draft, str]] = []
         self.keys: list[tuple[Draft, str, str]] = []
-        self.audits: list[AuditEntry] = []
-        # Search keys and audit entries are the bulk of a batch's rows (twenty or so per
-        # party): written as tuples, not model instances, they cost a quarter as much.
-        self.rows = BulkWriter(current_tenant_id(), self.now)
+        self.audits: list[Row] = []
+        self.rows = BulkWriter(self.tenant_id, self.now)
 
     def create(self, draft: Draft) -> None:
         self.new.append(draft)
@@ -733,10 +788,18 @@ class _BatchWriter:
     def external_key(self, draft: Draft, source: str, external_id: str) -> None:
         self.keys.append((draft, source, external_id))
 
-    def _audit(self, action: str, obj: Any, changes: dict[str, Any], root: Any = None) -> None:
-        self.audits.append(
-            audit_entry(actor_id=self.actor.pk, action=action, obj=obj, changes=changes, root=root)
-        )
+    def _audit(
+        self,
+        action: str,
+        object_type: str,
+        object_id: int,
+        text: str,
+        root_id: int | None,
+        changes: dict[str, Any],
+    ) -> None:
+        """One entry as `audit_write` makes it, for an object of a party (the root)."""
+        head = (self.actor.pk, action, object_type, object_id, text[:200])
+        self.audits.append((*head, PARTY_TYPE, root_id, changes))
 
     def flush(self) -> None:
         self._create_parties()
@@ -749,19 +812,42 @@ class _BatchWriter:
         self._links()
         self._external_keys()
         self._search_keys(parts)
-        self.rows.insert(AuditEntry, AUDIT_COLUMNS, [_audit_row(e) for e in self.audits])
+        self.rows.insert(AuditEntry, AUDIT_COLUMNS, self.audits)
 
     def _create_parties(self) -> None:
-        parties = []
-        for draft in self.new:
-            party = draft.party
-            assert party is not None
-            party.tenant_id, party.created_by = current_tenant_id(), self.actor
-            parties.append(party)
-        Party.objects.bulk_create(parties)
-        for party in parties:
-            fields = snapshot(party, (*PARTY_FIELDS, "relationship_state"))
-            self._audit(AuditEntry.Action.CREATE, party, diff({}, fields))
+        if not self.new:
+            return
+        ids = self.rows.reserve_ids(Party, len(self.new))
+        rows: list[Row] = []
+        for draft, pk in zip(self.new, ids, strict=True):
+            draft.pk = pk
+            fields = draft.fields
+            owner = fields.get("owner") or self.actor
+            values = {name: fields.get(name, "") for name in _TEXT_COLUMNS}
+            name_pinyin, initials = checks.pinyin(draft.name)
+            rows.append(
+                (
+                    pk,
+                    draft.kind,
+                    draft.name,
+                    name_pinyin,
+                    initials,
+                    *(values[name] for name in NEW_PARTY_COLUMNS[5:11]),
+                    owner.pk,
+                    *(values[name] for name in NEW_PARTY_COLUMNS[12:15]),
+                    self.actor.pk,
+                )
+            )
+            after = {
+                **values,
+                "kind": draft.kind,
+                "name": draft.name,
+                "is_direct": _DIRECT,
+                "owner": owner.pk,
+                "relationship_state": _NEW_STATE,
+            }
+            self._audit(Action.CREATE, PARTY_TYPE, pk, draft.name, pk, _created(after))
+        self.rows.insert(Party, NEW_PARTY_COLUMNS, rows)
 
     def _update_parties(self) -> None:
         changed: list[Party] = []
@@ -776,129 +862,130 @@ class _BatchWriter:
                 setattr(party, name, value)
             party.updated_at = self.now
             self._audit(
-                AuditEntry.Action.UPDATE, party, diff(before, snapshot(party, PARTY_FIELDS))
+                Action.UPDATE,
+                PARTY_TYPE,
+                party.pk,
+                str(party),
+                party.pk,
+                diff(before, snapshot(party, PARTY_FIELDS)),
             )
             changed.append(party)
             names |= set(changes)
         if changed:
             Party.objects.bulk_update(changed, [*sorted(names), "updated_at"])
 
-    def _contacts(self, parts: Sequence[tuple[Draft, dict[str, list[Any]]]]) -> None:
-        rows: list[ContactPoint] = []
-        for draft, new in parts:
-            party = draft.party
-            assert party is not None
-            had = {kind for kind, _value in self.target.have_contacts.get(party.pk, ())}
-            for kind, value in new.get("contacts", ()):
-                rows.append(
-                    ContactPoint(party=party, kind=kind, value=value, is_primary=kind not in had)
-                )
-                had.add(kind)
-        self._save_parts(ContactPoint, rows, CONTACT_FIELDS)
+    def _parts(
+        self,
+        model: Any,
+        columns: tuple[str, ...],
+        rows: list[tuple[Row, str, int | None, dict[str, Any]]],
+    ) -> None:
+        """Insert (row, text, party id, audited values) for one kind of part, with ids."""
+        if not rows:
+            return
+        ids = self.rows.reserve_ids(model, len(rows))
+        object_type = model._meta.label_lower
+        for pk, (_row, text, party_id, after) in zip(ids, rows, strict=True):
+            self._audit(Action.CREATE, object_type, pk, text, party_id, _created(after))
+        self.rows.insert(
+            model, ("id", *columns), [(pk, *r[0]) for pk, r in zip(ids, rows, strict=True)]
+        )
 
-    def _addresses(self, parts: Sequence[tuple[Draft, dict[str, list[Any]]]]) -> None:
+    def _contacts(self, parts: Parts) -> None:
         rows = []
         for draft, new in parts:
-            party = draft.party
-            assert party is not None
-            first = not self.target.have_addresses.get(party.pk)
-            rows += [
-                Address(party=party, kind="office", is_primary=first, **address)
-                for address in new.get("addresses", ())
-            ]
-        self._save_parts(Address, rows, ADDRESS_FIELDS)
+            party_id = draft.id
+            had = {kind for kind, _value in self.target.have_contacts.get(party_id or 0, ())}
+            for kind, value in new.get("contacts", ()):
+                primary = kind not in had
+                had.add(kind)
+                after = {"kind": kind, "value": value, "label": "", "is_primary": primary}
+                text = checks.contact_display(kind, value)
+                rows.append(((party_id, kind, value, primary), text, party_id, after))
+        self._parts(ContactPoint, ("party_id", "kind", "value", "is_primary"), rows)
 
-    def _tags(self, parts: Sequence[tuple[Draft, dict[str, list[Any]]]]) -> None:
+    def _addresses(self, parts: Parts) -> None:
+        rows = []
+        for draft, new in parts:
+            party_id = draft.id
+            first = not self.target.have_addresses.get(party_id or 0)
+            for address in new.get("addresses", ()):
+                after = {"kind": "office", **address, "is_primary": first}
+                columns = tuple(after[name] for name in ADDRESS_FIELDS)
+                text = "".join(
+                    after[p] for p in ("province", "city", "district", "street") if after[p]
+                )
+                rows.append(((party_id, *columns), text, party_id, after))
+        self._parts(Address, ("party_id", *ADDRESS_FIELDS), rows)
+
+    def _tags(self, parts: Parts) -> None:
         names = {t for _d, new in parts for t in new.get("tags", ())}
         if not names:
             return
         Tag.objects.bulk_create(
-            [Tag(tenant_id=current_tenant_id(), name=n) for n in sorted(names)],
-            ignore_conflicts=True,
+            [Tag(tenant_id=self.tenant_id, name=n) for n in sorted(names)], ignore_conflicts=True
         )
-        tags = {t.name: t for t in Tag.objects.filter(name__in=names)}
+        tags = dict(Tag.objects.filter(name__in=names).values_list("name", "pk"))
         rows = [
-            PartyTag(party=d.party, tag=tags[name])
+            ((d.id, tags[name]), name, d.id, {"tag": tags[name]})
             for d, new in parts
             for name in new.get("tags", ())
         ]
-        self._save_parts(PartyTag, rows, ("tag",))
+        self._parts(PartyTag, ("party_id", "tag_id"), rows)
 
-    def _roles(self, parts: Sequence[tuple[Draft, dict[str, list[Any]]]]) -> None:
+    def _roles(self, parts: Parts) -> None:
         rows = [
-            PartyRole(party=d.party, role=role) for d, new in parts for role in new.get("roles", ())
+            ((d.id, role), str(PartyRoleKind(role).label), d.id, {"role": role})
+            for d, new in parts
+            for role in new.get("roles", ())
         ]
-        self._save_parts(PartyRole, rows, ("role",))
-
-    def _save_parts(self, model: Any, rows: list[Any], fields: Iterable[str]) -> None:
-        if not rows:
-            return
-        tenant_id = current_tenant_id()
-        for row in rows:
-            row.tenant_id = tenant_id
-        model.objects.bulk_create(rows)
-        for row in rows:
-            self._audit(
-                AuditEntry.Action.CREATE, row, diff({}, snapshot(row, fields)), root=row.party
-            )
+        self._parts(PartyRole, ("party_id", "role"), rows)
 
     def _links(self) -> None:
-        links = [
-            PartyLink(
-                tenant_id=current_tenant_id(),
-                from_party=o.party,
-                to_party=p.party,
-                kind=LinkKind.EMPLOYS,
-                title=title,
-            )
-            for o, p, title in self.links
-        ]
-        if not links:
+        if not self.links:
             return
-        PartyLink.objects.bulk_create(links)
-        for link in links:
-            for root in (link.from_party, link.to_party):
-                self._audit(
-                    AuditEntry.Action.CREATE, link, diff({}, snapshot(link, LINK_FIELDS)), root=root
-                )
+        ids = self.rows.reserve_ids(PartyLink, len(self.links))
+        kind = LinkKind.EMPLOYS
+        link_type = PartyLink._meta.label_lower
+        rows: list[Row] = []
+        for pk, (organisation, person, title) in zip(ids, self.links, strict=True):
+            rows.append((pk, organisation.id, person.id, kind.value, title))
+            after = {
+                "from_party": organisation.id,
+                "to_party": person.id,
+                "kind": kind.value,
+                "title": title,
+                "note": "",
+            }
+            text = f"{organisation.name} {kind.label} {person.name}"
+            for root in (organisation.id, person.id):
+                self._audit(Action.CREATE, link_type, pk, text, root, _created(after))
+        columns = ("id", "from_party_id", "to_party_id", "kind", "title")
+        self.rows.insert(PartyLink, columns, rows)
 
     def _external_keys(self) -> None:
-        ExternalKey.objects.bulk_create(
-            [
-                ExternalKey(
-                    tenant_id=current_tenant_id(), party=d.party, source=source, external_id=eid
-                )
-                for d, source, eid in self.keys
-            ]
-        )
+        rows = [(d.id, source, eid) for d, source, eid in self.keys]
+        self.rows.insert(ExternalKey, ("party_id", "source", "external_id"), rows)
 
-    def _search_keys(self, parts: Sequence[tuple[Draft, dict[str, list[Any]]]]) -> None:
-        """Keys of new parties, and fresh keys for updated ones that gained a contact."""
-        touched = [
-            d.party for d, new in parts if d.party and (new.get("contacts") or d in self.new)
-        ]
-        stale = [
-            d.party.pk for d, new in parts if d.party and d not in self.new and new.get("contacts")
-        ]
-        SearchKey.objects.filter(party_id__in=stale).delete()
-        ids = [p.pk for p in touched if p]
-        points = ContactPoint.objects.filter(party_id__in=ids).values_list(
-            "party_id", "kind", "value"
-        )
-        contacts = _pairs(points)
-        keys = [
-            (p.pk, key)
-            for p in touched
-            if p
-            for key in sorted(search.keys_for(p.name, contacts.get(p.pk, ())))
-        ]
+    def _search_keys(self, parts: Parts) -> None:
+        """Keys of new parties (from what the row gave), and fresh keys for updated ones
+        that gained a contact (from all their contact points)."""
+        stale = [d.id for d, new in parts if d.party is not None and new.get("contacts")]
+        contacts: dict[int, set[Any]] = {}
+        if stale:
+            SearchKey.objects.filter(party_id__in=stale).delete()
+            points = ContactPoint.objects.filter(party_id__in=stale)
+            contacts = _pairs(points.values_list("party_id", "kind", "value"))
+        keys: list[Row] = []
+        for draft, new in parts:
+            if draft.party is None:
+                found = search.keys_for(draft.name, draft.contacts)
+            elif new.get("contacts"):
+                found = search.keys_for(draft.party.name, contacts.get(draft.party.pk, ()))
+            else:
+                continue
+            keys += [(draft.id, key) for key in sorted(found)]
         self.rows.insert(SearchKey, ("party_id", "key"), keys)
-
-
-# The audit entries of a batch go in as plain rows (see BulkWriter): the same columns
-# `audit_write` fills.
-def _audit_row(entry: AuditEntry) -> tuple[Any, ...]:
-    return tuple(getattr(entry, name) for name in AUDIT_COLUMNS)
 
 
 def _all_parts(draft: Draft) -> dict[str, list[Any]]:

@@ -249,3 +249,40 @@ def test_an_owner_column_names_staff_and_an_unknown_one_is_refused(alice: User, 
     assert Party.objects.get().owner == bob
     refused = ImportRow.objects.get(job=job, phase=Phase.RUN, outcome=Outcome.REFUSED)
     assert refused.messages == ["第 3 行，「负责人」列：找不到这位在职员工：无此人"]
+
+
+def test_rows_sharing_a_mobile_across_batches_are_found_by_the_dry_run_too(
+    alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dry run says what the run will do even when the earlier row is in an earlier
+    batch (not yet in the archive during a dry run)."""
+    monkeypatch.setattr(services, "BATCH_ROWS", 1)
+    again = [
+        "C010",
+        "广州新丰贸易有限公司",
+        "王强",
+        "",
+        "13812345678",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+    ]
+    job = _job(alice, [ROWS[0], again])
+    services.import_dry_run(actor=alice, job=job)
+    dry = dict(
+        ImportRow.objects.filter(job=job, phase=Phase.DRY_RUN).values_list("number", "outcome")
+    )
+    assert dry == {2: Outcome.CREATED, 3: Outcome.DUPLICATE}
+    job = _run(alice, Import.objects.get(pk=job.pk))
+    assert job.counts == {"created": 1, "duplicate": 1}
+    dry_note = ImportRow.objects.get(job=job, phase=Phase.DRY_RUN, number=3).messages
+    assert any("与文件第 2 行的手机、邮箱或信用代码相同" in m for m in dry_note)
+    # In the run the earlier row is written by then: the archive's check finds it.
+    note = ImportRow.objects.get(job=job, phase=Phase.RUN, number=3).messages
+    assert any("疑似与已有客户「张伟」" in m for m in note)
+    assert not Party.objects.filter(name="广州新丰贸易有限公司").exists()
