@@ -97,6 +97,9 @@ def main() -> None:
     parser.add_argument("--parties", type=int, default=100_000)
     parser.add_argument("--interactions", type=int, default=None, help="default: 2 × parties")
     parser.add_argument("--orders", type=int, default=0, help="about this many orders")
+    parser.add_argument(
+        "--opportunities", type=int, default=0, help="deals in two pipelines (bench/board.py)"
+    )
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--database-url", default=DEFAULT_SQLITE)
@@ -140,6 +143,7 @@ def main() -> None:
         parties=args.parties,
         interactions=interactions,
         orders=args.orders,
+        opportunities=args.opportunities,
         seed=args.seed,
         username_prefix=USERNAME_PREFIX,
         batch_size=args.batch_size,

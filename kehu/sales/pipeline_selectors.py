@@ -143,8 +143,8 @@ class OpportunityFilters:
     close_to: datetime.date | None = None
 
 
-def opportunity_list(user: User, filters: OpportunityFilters) -> QuerySet[Opportunity]:
-    """The deals a list shows, newest first, each with its `last_activity`."""
+def _matching(user: User, filters: OpportunityFilters) -> QuerySet[Opportunity]:
+    """The visible deals the filters ask for, but for `stale` (which needs last_activity)."""
     deals = opportunities_visible_to(user)
     if filters.q.strip():
         deals = deals.filter(party_id__in=list(matching_party_ids(filters.q)))
@@ -161,7 +161,12 @@ def opportunity_list(user: User, filters: OpportunityFilters) -> QuerySet[Opport
     if filters.team_id:
         members = TeamMembership.objects.filter(team_id=filters.team_id).values("user_id")
         deals = deals.filter(owner_id__in=members)
-    deals = with_last_activity(deals)
+    return deals
+
+
+def opportunity_list(user: User, filters: OpportunityFilters) -> QuerySet[Opportunity]:
+    """The deals a list shows, newest first, each with its `last_activity`."""
+    deals = with_last_activity(_matching(user, filters))
     if filters.stale:
         stale = {"stage__kind": StageKind.OPEN, "last_activity__lt": stale_cutoff()}
         deals = deals.filter(**stale)  # an annotation django-stubs cannot follow
@@ -205,22 +210,50 @@ class Column:
     cards: list[Opportunity] = field(default_factory=list)
     count: int = 0
     amount: Decimal = Decimal("0.00")
+    more: bool = False  # deals beyond `cards` (the board's "load more" fetches them)
+
+
+def column_cards(
+    deals: QuerySet[Opportunity], stage_id: int, before: int | None = None
+) -> tuple[list[Opportunity], bool]:
+    """The latest COLUMN_CAP deals of a stage (older than deal `before`), newest first,
+    and whether there are more: one query on the (tenant, stage, id) index, so a column
+    costs the same with fifty deals or fifty thousand."""
+    cards = deals.filter(stage_id=stage_id)
+    if before is not None:
+        cards = cards.filter(pk__lt=before)
+    page = list(cards[: COLUMN_CAP + 1])
+    return page[:COLUMN_CAP], len(page) > COLUMN_CAP
+
+
+def board_deals(
+    user: User, pipeline: Pipeline, filters: OpportunityFilters
+) -> QuerySet[Opportunity]:
+    return opportunity_list(user, filters).filter(pipeline=pipeline)
 
 
 def board(user: User, pipeline: Pipeline, filters: OpportunityFilters) -> list[Column]:
-    """The open stages of a pipeline with their deals (the latest COLUMN_CAP of each),
-    the number of deals and their total amount: three queries."""
+    """The open stages of a pipeline with their latest COLUMN_CAP deals, the number of
+    deals and their total amount (counted and summed by the database, not by loading
+    the deals): stages, totals, then one query of cards per open stage."""
     columns = {s.pk: Column(s) for s in stages_of(pipeline).filter(kind=StageKind.OPEN)}
-    deals = opportunity_list(user, filters).filter(pipeline=pipeline, stage_id__in=columns)
-    totals = deals.order_by().values("stage_id").annotate(n=Count("pk"), amount=Sum("amount"))
+    deals = board_deals(user, pipeline, filters)
+    # Counted without each deal's last activity (three subqueries a row) unless the
+    # stale filter needs it.
+    counted = deals if filters.stale else _matching(user, filters).filter(pipeline=pipeline)
+    totals = (
+        counted.filter(stage_id__in=columns)
+        .order_by()
+        .values("stage_id")
+        .annotate(n=Count("pk"), amount=Sum("amount"))
+    )
     for row in totals:
         column = columns[row["stage_id"]]
         column.count = row["n"]
         column.amount = Decimal(row["amount"] or 0).quantize(Decimal("0.01"))
-    for deal in deals:
-        column = columns[deal.stage_id]
-        if len(column.cards) < COLUMN_CAP:
-            column.cards.append(deal)
+    for column in columns.values():
+        if column.count:
+            column.cards, column.more = column_cards(deals, column.stage.pk)
     return list(columns.values())
 
 

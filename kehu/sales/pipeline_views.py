@@ -74,15 +74,20 @@ def _board_pipeline(request: MemberRequest, pipelines: list[Pipeline]) -> Pipeli
     raise Http404
 
 
+def _board_filters(request: MemberRequest) -> tuple[OpportunityFilterForm, Any]:
+    form = OpportunityFilterForm(request.GET)
+    return form, replace(form.filters(), status=StageKind.OPEN)
+
+
 @member_required
 def board(request: MemberRequest) -> HttpResponse:
-    """One column per open stage; a card per deal; dragging a card moves the deal."""
+    """One column per open stage; a card per deal (the latest of each stage, "load more"
+    for the rest); dragging a card moves the deal."""
     pipelines = list(selectors.pipelines())
     if not pipelines:
         return render(request, "sales/board_empty.html", {"nav": "opportunities"})
     pipeline = _board_pipeline(request, pipelines)
-    form = OpportunityFilterForm(request.GET)
-    filters = replace(form.filters(), status=StageKind.OPEN)
+    form, filters = _board_filters(request)
     columns = selectors.board(request.user, pipeline, filters)
     cutoff = selectors.stale_cutoff()
     for column in columns:
@@ -94,9 +99,46 @@ def board(request: MemberRequest) -> HttpResponse:
         "columns": columns,
         "stages": _card_stages(pipeline),
         "form": form,
+        "more_query": _more_query(request),
         "can_write": request.user.can_write,
     }
     return render(request, "sales/board.html", context)
+
+
+def _more_query(request: MemberRequest) -> str:
+    """The board's filters, for its "load more" requests."""
+    query = request.GET.copy()
+    for name in ("pipeline", "stage", "before"):
+        query.pop(name, None)
+    return query.urlencode()
+
+
+@member_required
+def board_more(request: MemberRequest) -> HttpResponse:
+    """The next cards of a board column (htmx: appended under the ones shown), older than
+    the card `before`, with the same filters as the board."""
+    pipelines = list(selectors.pipelines())
+    if not pipelines:
+        raise Http404
+    pipeline = _board_pipeline(request, pipelines)
+    raw_stage, raw_before = request.GET.get("stage", ""), request.GET.get("before", "")
+    if not raw_stage.isdigit() or not raw_before.isdigit():
+        raise Http404
+    stage = selectors.stages_of(pipeline).filter(pk=int(raw_stage), kind=StageKind.OPEN).first()
+    if stage is None:
+        raise Http404
+    _form, filters = _board_filters(request)
+    deals = selectors.board_deals(request.user, pipeline, filters)
+    cards, more = selectors.column_cards(deals, stage.pk, before=int(raw_before))
+    _stale_flags(cards, selectors.stale_cutoff())
+    context = {
+        "pipeline": pipeline,
+        "column": selectors.Column(stage, cards, more=more),
+        "stages": _card_stages(pipeline),
+        "more_query": _more_query(request),
+        "can_write": request.user.can_write,
+    }
+    return render(request, "sales/_board_more.html", context)
 
 
 def _history(deal: Opportunity) -> list[StageMove]:

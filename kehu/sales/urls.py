@@ -17,6 +17,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("orders/<int:pk>/return/", views.return_new, name="return_new"),
     path("opportunities/", pipeline_views.opportunity_list, name="opportunity_list"),
     path("opportunities/board/", pipeline_views.board, name="board"),
+    path("opportunities/board/more/", pipeline_views.board_more, name="board_more"),
     path("opportunities/new/", pipeline_views.opportunity_new, name="opportunity_new"),
     path("opportunities/<int:pk>/", pipeline_views.opportunity_detail, name="opportunity_detail"),
     path("opportunities/<int:pk>/edit/", pipeline_views.opportunity_edit, name="opportunity_edit"),

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from conftest import login
 from kehu.core.context import tenant_scope
+from kehu.sales import pipeline_selectors as selectors
 from kehu.sales import services
 from kehu.sales.models import Opportunity, Order, StageMove
 from kehu.sales.tests.helpers import party_in, product
@@ -98,13 +99,66 @@ def test_the_board_shows_cards_in_their_columns_with_fixed_queries(
             deal(alice, party_in(alice, f"客户{i}"), stage=stage(shop["pipeline"], "需求确认"))
     client = login(alice)
     client.get(url("board"))
-    # session, user, pipelines, stages (columns), column totals, the cards, the stale
-    # period, stages (the cards' select), the tenant (header), staff (owner filter)
-    with django_assert_num_queries(10):
+    # session, user, pipelines, stages (columns), column totals, the cards of each of the
+    # two columns with deals, the stale period, stages (the cards' select), the tenant
+    # (header), staff (owner filter)
+    with django_assert_num_queries(11):
         response = client.get(url("board"))
     page = text(response)
     assert page.count('class="deal-card') == 7
     assert "需求确认" in page and "椅子两把" in page
+
+
+def _many_deals(shop: dict[str, Any], alice: User, n: int) -> list[Opportunity]:
+    with tenant_scope(shop["party"].tenant_id):
+        return [deal(alice, party_in(alice, f"客户{i}"), name=f"商机{i:02d}") for i in range(n)]
+
+
+def test_a_full_column_shows_its_latest_cards_its_total_and_loads_the_rest(
+    shop: dict[str, Any], alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(selectors, "COLUMN_CAP", 3)
+    made = _many_deals(shop, alice, 5)  # six deals in the first stage, with shop's
+    client = login(alice)
+    page = text(client.get(url("board")))
+    assert page.count('class="deal-card') == 3
+    assert "6 个商机" in page
+    assert all(f"商机{i:02d}" in page for i in (2, 3, 4)) and "商机01" not in page
+    first = made[0].stage_id
+    more = f"{url('board_more')}?pipeline={shop['pipeline'].pk}&stage={first}"
+    assert f"stage={first}&amp;before={made[2].pk}" in page
+    response = client.get(f"{more}&before={made[2].pk}", headers=HTMX)
+    assert response.status_code == 200
+    rest = text(response)
+    assert rest.count('class="deal-card') == 3  # 商机01, 商机00 and 椅子两把
+    assert "商机01" in rest and "椅子两把" in rest and "board-more" not in rest
+    # Filters apply to the rest too: only the deals of this party.
+    response = client.get(f"{more}&before={made[4].pk}&q=客户1", headers=HTMX)
+    assert text(response).count('class="deal-card') == 1
+
+
+@pytest.mark.parametrize("persona", ["charlie", "bob"])
+def test_loading_more_shows_nothing_the_user_may_not_see(
+    persona: str, shop: dict[str, Any], alice: User, request: pytest.FixtureRequest
+) -> None:
+    made = _many_deals(shop, alice, 2)
+    client = login(request.getfixturevalue(persona))
+    query = f"pipeline={shop['pipeline'].pk}&stage={made[0].stage_id}&before={made[1].pk + 1}"
+    response = client.get(f"{url('board_more')}?{query}", headers=HTMX)
+    if persona == "charlie":  # another firm's pipeline
+        assert response.status_code == 404
+    else:  # bob sees none of alice's parties
+        assert response.status_code == 200
+        assert 'class="deal-card' not in text(response)
+
+
+@pytest.mark.parametrize("query", ["stage=x&before=1", "before=1", "stage={won}&before=1"])
+def test_loading_more_of_a_closed_or_unknown_stage_is_404(
+    query: str, shop: dict[str, Any], alice: User
+) -> None:
+    won = _stage(shop, "赢单").pk
+    target = f"{url('board_more')}?pipeline={shop['pipeline'].pk}&{query.format(won=won)}"
+    assert login(alice).get(target).status_code == 404
 
 
 def test_the_list_has_fixed_queries(
