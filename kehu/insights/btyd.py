@@ -298,19 +298,30 @@ def _stable_shape(a: float, b: float) -> tuple[float, float]:
 def _expected_numerator(
     r: float, alpha: float, a: float, b: float, t: FloatArray, x: FloatArray, T: FloatArray
 ) -> FloatArray:
-    """(a+b+x−1)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) · ₂F₁(r+x, b+x; a+b+x−1; z)].
+    """E[X(t) | alive, x, T], Fader et al. eq. 10 without its P(alive) denominator.
+
+    (a+b+x−1)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) ₂F₁(r+x, b+x; a+b+x−1; z)],
 
     Written through Euler's transformation as 1 − (1−z)^(a−1) ₂F₁(a+b−1−r, a−1; a+b+x−1; z)
     with z = t/(α+T+t): the parameters no longer grow with x, so hundreds of purchases
-    neither overflow the series nor lose precision.
+    neither overflow the series nor lose precision. Where the dropout probability's
+    Beta(a, b+x) is a near point mass (both shapes above 1,000, where the series loses
+    precision and can overflow) or the series gives no finite value, the expectation is
+    taken at the mean dropout probability instead.
     """
     a, b = _stable_shape(a, b)
     c = a + b + x - 1.0
     one_minus_z = (alpha + T) / (alpha + T + t)
     z = t / (alpha + T + t)
-    series = special.hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
-    second = 1.0 - np.exp((a - 1.0) * np.log(one_minus_z)) * series
-    result: FloatArray = c / (a - 1.0) * second
+    with np.errstate(invalid="ignore", over="ignore"):
+        series = special.hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
+        closed = c / (a - 1.0) * (1.0 - np.exp((a - 1.0) * np.log(one_minus_z)) * series)
+    usable = np.isfinite(closed) & (closed >= 0) & (np.minimum(a, b + x) <= 1e3)
+    if usable.all():
+        return closed
+    dropout = a / (a + b + x)
+    plug_in = -np.expm1((r + x) * (np.log(alpha + T) - np.log(alpha + T + dropout * t))) / dropout
+    result: FloatArray = np.where(usable, closed, plug_in)
     return result
 
 
