@@ -100,45 +100,49 @@ def summarise_transactions(
     ids, days, amts = ids[keep], days[keep], amts[keep]
     if ids.size == 0:
         return _empty_summary()
-    unique_ids, customer_index = np.unique(ids, return_inverse=True)
     first_day = int(days.min())
     span = int(days.max()) - first_day + 1
-    key = customer_index.astype(np.int64) * span + (days - first_day)
-    order = np.argsort(key, kind="stable")
+    low_id, id_range = int(ids.min()), int(ids.max()) - int(ids.min()) + 1
+    if id_range * span < 2**62:  # (customer, day) fits one int64 key: a single sort
+        key = (ids - low_id) * span + (days - first_day)
+        unique_ids = None
+    else:
+        unique_ids, customer_index = np.unique(ids, return_inverse=True)
+        key = customer_index.astype(np.int64) * span + (days - first_day)
+    order = np.argsort(key)
     key, amts = key[order], amts[order]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     day_totals = np.add.reduceat(amts, starts)
     day_keys = key[starts]
     purchase = day_totals >= 0
     day_keys, day_totals = day_keys[purchase], day_totals[purchase]
-    day_customer = day_keys // span
-    day_number = day_keys % span
+    owner = day_keys // span
+    owner = owner + low_id if unique_ids is None else unique_ids[owner]
     return _summary_from_days(
-        unique_ids, day_customer, day_number, day_totals, observation_end - first_day, period_days
+        owner, day_keys % span, day_totals, observation_end - first_day, period_days
     )
 
 
 def _summary_from_days(
-    unique_ids: IntArray,
-    day_customer: IntArray,
+    day_owner: IntArray,
     day_number: IntArray,
     day_totals: FloatArray,
     end: int,
     period_days: int,
 ) -> Summary:
-    """Per-customer aggregates from purchase days sorted by (customer, day)."""
-    if day_customer.size == 0:
+    """Per-customer aggregates from purchase days sorted by (customer id, day)."""
+    if day_owner.size == 0:
         return _empty_summary()
-    new_customer = np.r_[True, day_customer[1:] != day_customer[:-1]]
+    new_customer = np.r_[True, day_owner[1:] != day_owner[:-1]]
     firsts = np.flatnonzero(new_customer)
-    lasts = np.r_[firsts[1:] - 1, day_customer.size - 1]
+    lasts = np.r_[firsts[1:] - 1, day_owner.size - 1]
     n_days = lasts - firsts + 1
     frequency = (n_days - 1).astype(np.int64)
     repeat_spend = np.add.reduceat(day_totals, firsts) - day_totals[firsts]
     monetary = np.divide(repeat_spend, frequency, out=np.zeros(frequency.size), where=frequency > 0)
     first, last = day_number[firsts], day_number[lasts]
     return Summary(
-        customer_ids=unique_ids[day_customer[firsts]],
+        customer_ids=day_owner[firsts],
         frequency=frequency,
         recency=(last - first) / period_days,
         T=(end - first) / period_days,

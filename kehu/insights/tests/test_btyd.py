@@ -388,3 +388,13 @@ def test_summary_ignores_orders_after_the_observation_end_and_returns_only_custo
     assert summary.frequency.tolist() == [0] and summary.T.tolist() == [28.0]
     empty = btyd.summarise_transactions([], [], [], observation_end=28)
     assert empty.customer_ids.size == 0
+
+
+def test_summary_with_customer_ids_too_far_apart_for_one_sort_key() -> None:
+    far = 2**62
+    summary = btyd.summarise_transactions(
+        [far, -far, far, -far], [0, 3, 7, 3], [5.0, 1.0, 9.0, 2.0], observation_end=7
+    )
+    assert summary.customer_ids.tolist() == [-far, far]
+    assert summary.frequency.tolist() == [0, 1]
+    assert summary.monetary.tolist() == [0.0, 9.0]
