@@ -122,7 +122,8 @@ def open_win_back_party_ids(party_ids: list[int]) -> set[int]:
 
 def party_scores(party: Party, *, limit: int = 24) -> list[CustomerScore]:
     """The party's scores, newest first (the history its trend is drawn from)."""
-    scores = CustomerScore.objects.filter(party=party).order_by("-as_of", "-id")
+    scores = CustomerScore.objects.filter(party=party).select_related("party")
+    scores = scores.order_by("-as_of", "-id")
     return list(scores[:limit])
 
 
