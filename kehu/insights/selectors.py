@@ -11,6 +11,7 @@ from kehu.insights.models import (
     TIER_ORDER,
     CustomerScore,
     InsightSettings,
+    LifecycleStage,
     ScoringRun,
     StageOverride,
     WinBackAction,
@@ -91,10 +92,12 @@ def pyramid(user: User) -> list[TierSummary]:
 
 
 def win_back_filter(rule: InsightSettings) -> Q:
-    """Alive probability under the threshold, or frequency or value fallen past it."""
+    """Declining: alive probability under the threshold, frequency or value fallen past
+    it, or another decline rule (one purchase long ago) unless a manager said otherwise."""
     fall = -float(rule.churn_trend_threshold) / 100
     return (
-        Q(p_alive__lt=float(rule.churn_alive_threshold) / 100)
+        Q(lifecycle_stage=LifecycleStage.DECLINE)
+        | Q(p_alive__lt=float(rule.churn_alive_threshold) / 100)
         | Q(frequency_trend__lte=fall)
         | Q(value_trend__lte=fall)
     )

@@ -387,6 +387,9 @@ def _column_lists(c: dict[str, np.ndarray[Any, Any]]) -> dict[str, list[Any]]:
         out[name] = c[name].astype(np.int64).tolist()
     for name in (*_MONEY, *_VALUE):
         out[name] = np.round(np.clip(c[name], -MONEY_LIMIT, MONEY_LIMIT), 2).tolist()
+    # CLP is the sum of its parts as shown, to the cent.
+    parts = zip(out["current_value"], out["growth_potential"], strict=True)
+    out["clp"] = [round(a + b, 2) for a, b in parts]
     out["category_count"] = c["category_count"].astype(np.int64).tolist()
     out["staff_hours"] = np.round(c["staff_hours"], 2).tolist()
     for name in ("rfm_recency", "rfm_frequency", "rfm_monetary"):
