@@ -28,6 +28,14 @@ from kehu.core.tests.test_api_problems import (
 )
 from kehu.dataio import services as imports
 from kehu.dataio.models import ExternalKey, Import, ImportRow, MappingTemplate
+from kehu.insights import services as insights
+from kehu.insights.models import (
+    CustomerScore,
+    InsightSettings,
+    ScoringRun,
+    StageOverride,
+    WinBackAction,
+)
 from kehu.parties import services as parties
 from kehu.parties.models import (
     AccountTeamMember,
@@ -41,14 +49,6 @@ from kehu.parties.models import (
     PartyTag,
     Preference,
     StateChange,
-)
-from kehu.insights import services as insights
-from kehu.insights.models import (
-    CustomerScore,
-    InsightSettings,
-    ScoringRun,
-    StageOverride,
-    WinBackAction,
 )
 from kehu.pool import services as pool
 from kehu.pool.models import PoolSettings
