@@ -57,7 +57,11 @@ def run_progress(request: MemberRequest, pk: int) -> HttpResponse:
     if run is None:
         raise Http404
     context = {**_run_context(run), "can_manage": request.user.can_manage}
-    return render(request, "insights/_run.html", context)
+    response = render(request, "insights/_run.html", context)
+    if is_htmx(request) and not run.is_active:
+        # The poll saw the run end: reload the page so its summary shows the new scores.
+        response["HX-Refresh"] = "true"
+    return response
 
 
 @member_required

@@ -69,7 +69,9 @@ def test_only_managers_start_a_run(
 
 
 def test_run_progress_is_the_firms_own(scored: ScoringRun, alice: User, charlie: User) -> None:
-    assert login(alice).get(f"/insights/runs/{scored.pk}/").status_code == 200
+    polled = login(alice).get(f"/insights/runs/{scored.pk}/", headers={"HX-Request": "true"})
+    assert polled.status_code == 200
+    assert polled["HX-Refresh"] == "true"  # it has finished: the page reloads once
     assert login(charlie).get(f"/insights/runs/{scored.pk}/").status_code == 404
 
 
