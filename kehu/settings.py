@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "kehu.dataio",
     "kehu.pool",
     "kehu.reports",
+    "kehu.insights",
     "kehu.demo",
 ]
 

@@ -28,6 +28,14 @@ from kehu.core.tests.test_api_problems import (
 )
 from kehu.dataio import services as imports
 from kehu.dataio.models import ExternalKey, Import, ImportRow, MappingTemplate
+from kehu.insights import services as insights
+from kehu.insights.models import (
+    CustomerScore,
+    InsightSettings,
+    ScoringRun,
+    StageOverride,
+    WinBackAction,
+)
 from kehu.parties import services as parties
 from kehu.parties.models import (
     AccountTeamMember,
@@ -137,6 +145,18 @@ OPS = [
     Op("DELETE", "/parties/{party}/account-team/{member}", None, "write", 204),
     Op("PUT", "/parties/{party}/roles", {"roles": ["partner"]}, "write", 200),
     Op("GET", "/interactions?party={party}", None, "read", 200),
+    # Customer value (kehu/insights): a party's scores, a manager's stage override, and
+    # win-back tasks for the parties named; a run is the firm's, every member's to poll.
+    Op("GET", "/parties/{party}/scores", None, "read", 200),
+    Op(
+        "POST",
+        "/parties/{party}/lifecycle-stage",
+        {"stage": "stability", "reason": "框架合同"},
+        "manage",
+        201,
+    ),
+    Op("POST", "/insights/win-back/tasks", {"parties": ["{party}"]}, "write", 201),
+    Op("GET", "/insights/runs/{run}", None, "member", 200),
     Op(
         "POST",
         "/interactions",
@@ -268,6 +288,24 @@ UNNAMED = [
     Op("GET", "/reports/sales-cycle?by=rep", None, "member", 200),
     Op("GET", "/reports/sales-cycle-distribution", None, "member", 200),
     Op("GET", "/reports/time-in-stage", None, "member", 200),
+    Op("GET", "/insights/settings", None, "member", 200),
+    Op("GET", "/insights/runs", None, "member", 200),
+    Op("GET", "/insights/scores?tier=S", None, "member", 200),
+    Op("GET", "/insights/pyramid", None, "member", 200),
+    Op("GET", "/insights/win-back", None, "member", 200),
+    Op("POST", "/insights/runs", None, "manage", 201),
+    Op(
+        "PUT",
+        "/insights/settings",
+        {
+            **{"horizon_months": 24, "annual_discount_rate": "8", "default_margin": "25"},
+            **{"weight_longevity": 30, "weight_scale": 50, "weight_efficiency": 20},
+            **{"share_s": 5, "share_a": 15, "share_b": 30, "churn_alive_threshold": 40},
+            **{"churn_trend_threshold": 50, "winback_due_days": 5, "nightly": True},
+        },
+        "manage",
+        200,
+    ),
     Op("PATCH", "/pool/settings", {"idle_days": 45}, "admin", 200),
     Op("POST", "/pool/sweep", None, "admin", 200),
     Op("GET", "/me", None, "member", 200),
@@ -347,6 +385,8 @@ OUTSIDER_LISTS = {
     "/orders/export": [],
     "/opportunities": [],
     "/leads": [],
+    "/insights/scores": [],
+    "/insights/win-back": [],
 }
 
 
@@ -413,6 +453,7 @@ def world(acme: Tenant, alice: User, bob: User, dora: User) -> World:
         first, second = Stage.objects.filter(pipeline=pipeline).order_by("position")[:2]
         deal = deals.opportunity_create(actor=alice, party=party, name="办公椅")
         reason = deals.lost_reason_create(actor=alice, name="价格")
+        run = insights.scoring_run_now(actor=alice)
         lead = lead_services.lead_create(
             actor=alice, name="韩梅梅", company="甲公司", mobile="13900002222", owner=alice
         )
@@ -423,6 +464,7 @@ def world(acme: Tenant, alice: User, bob: User, dora: User) -> World:
         "opportunity": deal.pk,
         "reason": reason.pk,
         "lead": lead.pk,
+        "run": run.pk,
         "import": job.pk,
         "party": party.pk,
         "pooled": pooled.pk,
@@ -509,6 +551,10 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
             Task,
             Team,
             TeamMembership,
+            ScoringRun,
+            CustomerScore,
+            StageOverride,
+            WinBackAction,
         ]
         counts = {m.__name__: m.objects.count() for m in models}
         return {
@@ -519,6 +565,10 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
                 )
             ),
             "pool": list(PoolSettings.objects.values_list("idle_days", "last_swept_at")),
+            "insights": list(InsightSettings.objects.values_list("horizon_months", "share_s")),
+            "scores": list(
+                CustomerScore.objects.order_by("pk").values_list("pk", "lifecycle_stage")
+            ),
             "users": list(
                 User.objects.order_by("pk").values_list("pk", "display_name", "role", "is_active")
             ),
@@ -676,6 +726,7 @@ def _template(path: str) -> str:
         "stage": "stage_id",
         "opportunity": "opportunity_id",
         "lead": "lead_id",
+        "run": "run_id",
         "alice": "user_id",
         "bob": "user_id",
     }

@@ -1,0 +1,557 @@
+"""Writes of customer value: settings, scoring runs, stage overrides and win-back tasks.
+
+A scoring run reads the booked orders of the firm's current customers in bulk (one raw
+query into numpy arrays), scores them in `kehu.insights.scoring` and writes one
+CustomerScore per customer with `BulkWriter`, in batches, updating the run's progress.
+The new rows become the latest only when every batch is written, in one transaction, so
+pages never show half a run. Scoring never changes a party (its relationship state is
+the people's call).
+"""
+
+import datetime
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kehu.activities.selectors import party_effort
+from kehu.activities.services import task_create
+from kehu.core.audit import audit_write, diff, snapshot
+from kehu.core.bulk import BulkWriter
+from kehu.core.context import current_tenant_id
+from kehu.core.models import AuditEntry
+from kehu.insights import btyd, scoring, selectors
+from kehu.insights.models import (
+    CustomerScore,
+    InsightSettings,
+    LifecycleStage,
+    RunStatus,
+    ScoringMethod,
+    ScoringRun,
+    StageOverride,
+    WinBackAction,
+)
+from kehu.parties.models import Party, RelationshipState
+from kehu.sales.models import BOOKED, Order, OrderKind, OrderLine, Product
+from kehu.tenancy.models import User
+
+log = logging.getLogger(__name__)
+
+SETTINGS_FIELDS = (
+    "horizon_months",
+    "annual_discount_rate",
+    "default_margin",
+    "weight_longevity",
+    "weight_scale",
+    "weight_efficiency",
+    "share_s",
+    "share_a",
+    "share_b",
+    "churn_alive_threshold",
+    "churn_trend_threshold",
+    "winback_due_days",
+    "nightly",
+)
+# Scored customers: those who buy now, and those won back.
+SCORED_STATES = (RelationshipState.CURRENT, RelationshipState.WON_BACK)
+WRITE_BATCH = 5000
+READ_BATCH = 100_000
+EPOCH = datetime.date(1970, 1, 1)
+# A run queued or running for longer than this died with its worker: another may start.
+STALE_RUN = datetime.timedelta(hours=2)
+MONEY_LIMIT = 999_999_999_999.0
+
+
+@transaction.atomic
+def insight_settings_update(*, actor: User, **changes: object) -> InsightSettings:
+    rule = selectors.insight_settings()
+    unknown = set(changes) - set(SETTINGS_FIELDS)
+    if unknown:
+        raise ValidationError(
+            _("不能修改这些字段：%(fields)s") % {"fields": ", ".join(sorted(unknown))}
+        )
+    before = snapshot(rule, SETTINGS_FIELDS) if rule.pk else {}
+    for name, value in changes.items():
+        setattr(rule, name, value)
+    rule.full_clean(exclude=["tenant"])
+    if rule.share_s + rule.share_a + rule.share_b >= 100:
+        raise ValidationError({"share_b": _("S、A、B 类占比之和必须小于 100%，其余为 C 类。")})
+    if rule.share_s <= 0 or rule.share_a <= 0 or rule.share_b <= 0:
+        raise ValidationError({"share_s": _("每个等级的占比都必须大于 0。")})
+    if rule.weight_longevity + rule.weight_scale + rule.weight_efficiency <= 0:
+        raise ValidationError({"weight_longevity": _("三项权重不能都为 0。")})
+    rule.save()
+    changed = diff(before, snapshot(rule, SETTINGS_FIELDS))
+    if changed:
+        action = AuditEntry.Action.UPDATE if before else AuditEntry.Action.CREATE
+        audit_write(actor_id=actor.pk, action=action, obj=rule, changes=changed)
+    return rule
+
+
+def _config(rule: InsightSettings) -> scoring.Config:
+    return scoring.Config(
+        horizon_months=rule.horizon_months,
+        annual_discount_rate=float(rule.annual_discount_rate) / 100,
+        default_margin=float(rule.default_margin) / 100,
+        weight_longevity=float(rule.weight_longevity),
+        weight_scale=float(rule.weight_scale),
+        weight_efficiency=float(rule.weight_efficiency),
+        share_s=rule.share_s / 100,
+        share_a=rule.share_a / 100,
+        share_b=rule.share_b / 100,
+        churn_alive_threshold=rule.churn_alive_threshold / 100,
+        churn_trend_threshold=rule.churn_trend_threshold / 100,
+    )
+
+
+class RunInProgress(ValidationError):
+    """A scoring run of the firm is queued or running already."""
+
+
+@transaction.atomic
+def scoring_run_start(
+    *, actor: User | None, as_of: datetime.date | None = None, enqueue: bool = True
+) -> ScoringRun:
+    """Queue a scoring of every current customer (the task runs it after commit)."""
+    recent = timezone.now() - STALE_RUN
+    busy = ScoringRun.objects.select_for_update().filter(
+        status__in=(RunStatus.QUEUED, RunStatus.RUNNING), created_at__gte=recent
+    )
+    if busy.exists():
+        raise RunInProgress(_("评分正在进行中，请等它完成后再试。"))
+    run = ScoringRun.objects.create(
+        as_of=as_of or timezone.localdate(), triggered_by=actor, status=RunStatus.QUEUED
+    )
+    audit_write(
+        actor_id=actor.pk if actor else None,
+        action=AuditEntry.Action.CREATE,
+        obj=run,
+        changes={"as_of": [None, run.as_of.isoformat()]},
+    )
+    if enqueue:
+        from kehu.insights.tasks import scoring_run_task  # the task module imports this one
+
+        tenant_id, run_id = current_tenant_id(), run.pk
+        transaction.on_commit(lambda: scoring_run_task.enqueue(tenant_id, run_id))
+    return run
+
+
+def _progress(run: ScoringRun, progress: int, **fields: Any) -> None:
+    run.progress = progress
+    for name, value in fields.items():
+        setattr(run, name, value)
+    ScoringRun.objects.filter(pk=run.pk).update(progress=progress, **fields)
+
+
+def scoring_run_execute(*, run: ScoringRun) -> ScoringRun:
+    """Score the firm now as of the run's day; the run says how it went."""
+    _progress(run, 1, status=RunStatus.RUNNING, started_at=timezone.now())
+    try:
+        _score(run)
+    except Exception as exc:
+        log.exception("scoring run %s failed", run.pk)
+        CustomerScore.objects.filter(run=run).delete()
+        _progress(
+            run,
+            run.progress,
+            status=RunStatus.FAILED,
+            finished_at=timezone.now(),
+            message=_("评分失败：%(error)s") % {"error": exc},
+        )
+        raise
+    return run
+
+
+def scoring_run_now(*, actor: User | None, as_of: datetime.date | None = None) -> ScoringRun:
+    """Start and execute a run in this process (nightly job, demo, command line)."""
+    run = scoring_run_start(actor=actor, as_of=as_of, enqueue=False)
+    return scoring_run_execute(run=run)
+
+
+def day_number(day: datetime.date) -> int:
+    return (day - EPOCH).days
+
+
+def _customer_ids() -> np.ndarray[Any, np.dtype[np.int64]]:
+    ids = (
+        Party.objects.filter(relationship_state__in=SCORED_STATES)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    return np.fromiter(ids.iterator(chunk_size=READ_BATCH), dtype=np.int64)
+
+
+def _order_sql() -> str:
+    """Booked orders of scored customers: party, day (a return on its original's day),
+    revenue, profit, cost, is return."""
+    order, party = Order._meta.db_table, Party._meta.db_table
+    if connection.vendor == "postgresql":
+        day = "(coalesce(orig.order_date, o.order_date) - DATE '1970-01-01')"
+        num = "{}::float8"
+    else:
+        day = "CAST(julianday(coalesce(orig.order_date, o.order_date)) - 2440587.5 AS INTEGER)"
+        num = "CAST({} AS REAL)"
+    return (
+        f"SELECT o.party_id, {day}, {num.format('o.revenue')}, {num.format('o.profit')}, "  # noqa: S608
+        f"{num.format('o.cost')}, CASE WHEN o.kind = %s THEN 1 ELSE 0 END "
+        f'FROM "{order}" o JOIN "{party}" p ON p.id = o.party_id '
+        f'LEFT JOIN "{order}" orig ON orig.id = o.original_id '
+        "WHERE o.tenant_id = %s AND o.status IN (%s, %s) AND o.order_date <= %s "
+        "AND p.deleted_at IS NULL AND p.relationship_state IN (%s, %s)"
+    )
+
+
+def _read_orders(as_of: datetime.date) -> scoring.Orders:
+    params: list[Any] = [OrderKind.RETURN, current_tenant_id(), *sorted(BOOKED), as_of]
+    params += [str(s) for s in SCORED_STATES]
+    chunks: list[np.ndarray[Any, Any]] = []
+    with connection.cursor() as cursor:
+        cursor.execute(_order_sql(), params)
+        while rows := cursor.fetchmany(READ_BATCH):
+            chunks.append(np.array(rows, dtype=np.float64).reshape(-1, 6))
+    table = np.concatenate(chunks) if chunks else np.zeros((0, 6))
+    revenue, profit, cost = table[:, 2], table[:, 3], table[:, 4]
+    return scoring.Orders(
+        party=table[:, 0].astype(np.int64),
+        day=table[:, 1].astype(np.int64),
+        revenue=revenue,
+        profit=profit,
+        cost_known=(cost != 0) | (revenue == 0),
+        is_return=table[:, 5] > 0,
+    )
+
+
+def _category_counts(
+    customer_ids: np.ndarray[Any, np.dtype[np.int64]], as_of: datetime.date
+) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """How many product categories each customer has bought (a product without a
+    category counts as its own)."""
+    line, order, product = OrderLine._meta.db_table, Order._meta.db_table, Product._meta.db_table
+    sql = (
+        "SELECT o.party_id, COUNT(DISTINCT coalesce(pr.category_id, -pr.id)) "  # noqa: S608
+        f'FROM "{line}" l JOIN "{order}" o ON o.id = l.order_id '
+        f'JOIN "{product}" pr ON pr.id = l.product_id '
+        "WHERE o.tenant_id = %s AND o.status IN (%s, %s) AND o.kind = %s AND o.order_date <= %s "
+        "GROUP BY o.party_id"
+    )
+    counts = np.zeros(customer_ids.size)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [current_tenant_id(), *sorted(BOOKED), OrderKind.ORDER, as_of])
+        rows = np.array(cursor.fetchall(), dtype=np.float64).reshape(-1, 2)
+    if customer_ids.size and rows.size:
+        pos = np.clip(np.searchsorted(customer_ids, rows[:, 0]), 0, customer_ids.size - 1)
+        hit = customer_ids[pos] == rows[:, 0]
+        counts[pos[hit]] = rows[hit, 1]
+    return counts
+
+
+def _staff_hours(
+    customer_ids: np.ndarray[Any, np.dtype[np.int64]], as_of: datetime.date
+) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """Staff hours spent on each customer in the year up to the scoring day (人效)."""
+    since = as_of - datetime.timedelta(days=scoring.YEAR - 1)
+    effort = party_effort(None, since=since, until=as_of + datetime.timedelta(days=1))
+    hours = np.zeros(customer_ids.size)
+    if not customer_ids.size:
+        return hours
+    for party_id, months in effort.items():
+        pos = int(np.searchsorted(customer_ids, party_id))
+        if pos < customer_ids.size and customer_ids[pos] == party_id:
+            hours[pos] = sum(m.total_minutes for m in months) / 60
+    return hours
+
+
+def _fallback_message(result: scoring.Result) -> str:
+    counts = result.fallback_counts
+    customers, repeat = counts.get("customers", 0), counts.get("repeat", 0)
+    if customers < btyd.MIN_CUSTOMERS or repeat < btyd.MIN_REPEAT_CUSTOMERS:
+        return _(
+            "数据太少，无法拟合模型：有购买记录的客户 %(n)s 位（至少需要 %(min_n)s 位），"
+            "其中重复购买的 %(r)s 位（至少需要 %(min_r)s 位）。本次按简单的 RFM 规则估算"
+            "存活概率和客户当前价值。"
+        ) % {
+            "n": customers,
+            "min_n": btyd.MIN_CUSTOMERS,
+            "r": repeat,
+            "min_r": btyd.MIN_REPEAT_CUSTOMERS,
+        }
+    return _("模型未能拟合（%(why)s），本次按简单的 RFM 规则估算。") % {
+        "why": result.fallback_reason
+    }
+
+
+def _score(run: ScoringRun) -> None:
+    rule = selectors.insight_settings()
+    config = _config(rule)
+    as_of = run.as_of
+    customer_ids = _customer_ids()
+    orders = _read_orders(as_of)
+    # Current customers without a booked order yet have nothing to score.
+    buying = np.unique(orders.party)
+    without_orders = int(customer_ids.size - np.isin(customer_ids, buying).sum())
+    customer_ids = customer_ids[np.isin(customer_ids, buying)]
+    _progress(run, 20)
+    categories = _category_counts(customer_ids, as_of)
+    hours = _staff_hours(customer_ids, as_of)
+    _progress(run, 30)
+    result = scoring.score_customers(
+        customer_ids,
+        orders,
+        categories=categories,
+        staff_hours=hours,
+        as_of=day_number(as_of),
+        config=config,
+    )
+    _progress(run, 50)
+    messages = []
+    if result.method == ScoringMethod.RFM:
+        messages.append(_fallback_message(result))
+    if without_orders:
+        messages.append(
+            _("%(n)s 位现实客户还没有已确认的订单，未参与评分。") % {"n": without_orders}
+        )
+    _write_scores(run, result, config)
+    parameters = {**result.parameters, "settings": snapshot(rule, SETTINGS_FIELDS)}
+    with transaction.atomic():
+        CustomerScore.objects.filter(is_latest=True).exclude(run=run).update(is_latest=False)
+        CustomerScore.objects.filter(run=run).update(is_latest=True)
+        _progress(
+            run,
+            100,
+            status=RunStatus.DONE,
+            finished_at=timezone.now(),
+            customers_scored=int(customer_ids.size),
+            method=result.method,
+            parameters=parameters,
+            message="\n".join(messages),
+        )
+
+
+SCORE_FIELDS = (
+    "run_id",
+    "party_id",
+    "as_of",
+    "frequency",
+    "orders_count",
+    "recency_days",
+    "tenure_days",
+    "revenue_total",
+    "profit_total",
+    "revenue_last_year",
+    "category_count",
+    "staff_hours",
+    "rfm_recency",
+    "rfm_frequency",
+    "rfm_monetary",
+    "p_alive",
+    "expected_purchases",
+    "expected_profit_per_purchase",
+    "current_value",
+    "growth_potential",
+    "clp",
+    "longevity_score",
+    "scale_score",
+    "efficiency_score",
+    "value_score",
+    "tier",
+    "frequency_trend",
+    "value_trend",
+    "inferred_stage",
+    "lifecycle_stage",
+    "stage_reasons",
+    "churn_risk",
+    "is_latest",
+)
+# The fields taken straight from the result's columns, in order.
+_RESULT_FIELDS = SCORE_FIELDS[3 : SCORE_FIELDS.index("inferred_stage")]
+# The result's columns as written; money
+# rounded to the cent, shares to 4 places.
+_INT = ("frequency", "orders_count", "recency_days", "tenure_days")
+_MONEY = ("revenue_total", "profit_total", "revenue_last_year")
+_PLAIN = ("category_count", "staff_hours", "rfm_recency", "rfm_frequency", "rfm_monetary")
+_SHARE = ("p_alive", "expected_purchases")
+_VALUE = ("expected_profit_per_purchase", "current_value", "growth_potential", "clp")
+_SCORES = ("longevity_score", "scale_score", "efficiency_score", "value_score")
+
+
+def _column_lists(c: dict[str, np.ndarray[Any, Any]]) -> dict[str, list[Any]]:
+    """Each column as a plain Python list, rounded: numpy scalars do not go to drivers."""
+    out: dict[str, list[Any]] = {}
+    for name in _INT:
+        out[name] = c[name].astype(np.int64).tolist()
+    for name in (*_MONEY, *_VALUE):
+        out[name] = np.round(np.clip(c[name], -MONEY_LIMIT, MONEY_LIMIT), 2).tolist()
+    # CLP is the sum of its parts as shown, to the cent.
+    parts = zip(out["current_value"], out["growth_potential"], strict=True)
+    out["clp"] = [round(a + b, 2) for a, b in parts]
+    out["category_count"] = c["category_count"].astype(np.int64).tolist()
+    out["staff_hours"] = np.round(c["staff_hours"], 2).tolist()
+    for name in ("rfm_recency", "rfm_frequency", "rfm_monetary"):
+        out[name] = c[name].astype(np.int64).tolist()
+    for name in (*_SHARE, *_SCORES, "frequency_trend", "value_trend", "churn_risk"):
+        out[name] = np.round(c[name], 4).tolist()
+    for name in ("tier", "inferred_stage", "stage_rule"):
+        out[name] = c[name].astype(str).tolist()
+    out["purchase_days"] = c["purchase_days"].astype(np.int64).tolist()
+    out["had_before"] = c["had_before"].astype(bool).tolist()
+    return out
+
+
+def stage_thresholds(config: scoring.Config) -> dict[str, float]:
+    return {
+        "exploration_days": scoring.EXPLORATION_DAYS,
+        "stability_days": scoring.STABILITY_DAYS,
+        "stability_purchase_days": scoring.STABILITY_PURCHASE_DAYS,
+        "rising": scoring.RISING,
+        "one_time_stale_days": scoring.ONE_TIME_STALE_DAYS,
+        "alive": config.churn_alive_threshold,
+        "trend": config.churn_trend_threshold,
+    }
+
+
+def _rows(
+    run: ScoringRun, result: scoring.Result, config: scoring.Config
+) -> Iterator[tuple[Any, ...]]:
+    c = _column_lists(result.columns)
+    thresholds = stage_thresholds(config)
+    overrides = selectors.overridden_stages()
+    for i, party_id in enumerate(result.customer_ids.tolist()):
+        inferred = c["inferred_stage"][i]
+        reasons = {
+            "rule": c["stage_rule"][i],
+            "signals": {
+                "tenure_days": c["tenure_days"][i],
+                "purchase_days": c["purchase_days"][i],
+                "recency_days": c["recency_days"][i],
+                "frequency_trend": c["frequency_trend"][i],
+                "value_trend": c["value_trend"][i],
+                "had_before": c["had_before"][i],
+                "p_alive": c["p_alive"][i],
+            },
+            "thresholds": thresholds,
+        }
+        yield (
+            run.pk,
+            party_id,
+            run.as_of,
+            *(c[name][i] for name in _RESULT_FIELDS),
+            inferred,
+            overrides.get(party_id, inferred),
+            reasons,
+            c["churn_risk"][i],
+            False,
+        )
+
+
+def _batches(rows: Iterator[tuple[Any, ...]], size: int) -> Iterator[list[tuple[Any, ...]]]:
+    batch: list[tuple[Any, ...]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _write_scores(run: ScoringRun, result: scoring.Result, config: scoring.Config) -> None:
+    writer = BulkWriter(current_tenant_id(), timezone.now())
+    total = max(result.customer_ids.size, 1)
+    written = 0
+    for batch in _batches(_rows(run, result, config), WRITE_BATCH):
+        with transaction.atomic():
+            writer.insert(CustomerScore, SCORE_FIELDS, batch)
+        written += len(batch)
+        _progress(run, 50 + int(49 * written / total))
+
+
+# --- Lifecycle stage overrides ----------------------------------------------------------
+
+
+@transaction.atomic
+def stage_override_set(*, actor: User, party: Party, stage: str, reason: str) -> StageOverride:
+    """A manager sets a customer's stage ("" returns it to the inferred one), saying why."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": _("请说明调整生命周期阶段的原因。")})
+    if stage and stage not in LifecycleStage.values:
+        raise ValidationError({"stage": _("未知的生命周期阶段：%(stage)s") % {"stage": stage}})
+    before = selectors.current_override(party)
+    override = StageOverride.objects.create(
+        party=party, stage=stage, reason=reason[:500], created_by=actor
+    )
+    latest = CustomerScore.objects.filter(party=party, is_latest=True).first()
+    if latest is not None:
+        latest.lifecycle_stage = stage or latest.inferred_stage
+        latest.save(update_fields=["lifecycle_stage"])
+    audit_write(
+        actor_id=actor.pk,
+        action=AuditEntry.Action.STATE,
+        obj=override,
+        root=party,
+        changes={"lifecycle_stage": [before.stage if before else "", stage], "reason": reason},
+    )
+    return override
+
+
+# --- Win-back ---------------------------------------------------------------------------
+
+
+@dataclass
+class WinBackOutcome:
+    created: list[WinBackAction]
+    skipped: list[tuple[Party, str]]  # the party and why no task was made
+
+
+def _reasons_note(score: CustomerScore | None) -> str:
+    if score is None:
+        return ""
+    return _(
+        "存活概率 %(p)s%%，客户全生命周期利润 %(clp)s，购买频率趋势 %(f)s%%，价值趋势 %(v)s%%。"
+    ) % {
+        "p": round(score.p_alive * 100),
+        "clp": score.clp,
+        "f": round(score.frequency_trend * 100),
+        "v": round(score.value_trend * 100),
+    }
+
+
+@transaction.atomic
+def win_back_tasks_create(*, actor: User, parties: Sequence[Party]) -> WinBackOutcome:
+    """A win-back task for each party's owner, unless one is open already."""
+    rule = selectors.insight_settings()
+    due = timezone.localdate() + datetime.timedelta(days=rule.winback_due_days)
+    open_ids = selectors.open_win_back_party_ids([p.pk for p in parties])
+    scores = {
+        s.party_id: s for s in CustomerScore.objects.filter(party__in=parties, is_latest=True)
+    }
+    outcome = WinBackOutcome([], [])
+    for party in parties:
+        if party.pk in open_ids:
+            outcome.skipped.append((party, _("已有未完成的挽回任务")))
+            continue
+        try:
+            with transaction.atomic():
+                task = task_create(
+                    actor=actor,
+                    title=(_("挽回客户：%(name)s") % {"name": party.name})[:200],
+                    due_date=due,
+                    assignee=party.owner,
+                    party=party,
+                    note=_reasons_note(scores.get(party.pk)),
+                )
+                action = WinBackAction.objects.create(
+                    party=party, task=task, score=scores.get(party.pk), created_by=actor
+                )
+        except ValidationError as exc:
+            outcome.skipped.append((party, " ".join(exc.messages)))
+            continue
+        open_ids.add(party.pk)
+        outcome.created.append(action)
+    return outcome

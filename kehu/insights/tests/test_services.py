@@ -1,0 +1,145 @@
+"""Scoring runs, history, overrides and win-back tasks, through the services."""
+
+import datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from kehu.activities.models import Task, TaskStatus
+from kehu.activities.services import task_set_status
+from kehu.core.context import tenant_scope
+from kehu.core.models import AuditEntry
+from kehu.insights import selectors, services
+from kehu.insights.models import CustomerScore, RunStatus, ScoringRun, StageOverride
+from kehu.insights.tests.conftest import AS_OF
+from kehu.parties.models import Party
+from kehu.tenancy.models import Tenant, User
+
+
+def latest(party: Party) -> CustomerScore:
+    return CustomerScore.objects.get(party=party, is_latest=True)
+
+
+def test_five_customers_are_scored_by_rfm_rules_and_the_run_says_why(
+    scored: ScoringRun, firm: dict[str, Party], in_acme: None
+) -> None:
+    assert scored.status == RunStatus.DONE and scored.progress == 100
+    assert scored.method == "rfm"
+    assert scored.customers_scored == 5
+    assert "数据太少，无法拟合模型" in scored.message
+    assert "5 位" in scored.message
+    scores = {s.party.name: s for s in CustomerScore.objects.select_related("party")}
+    assert len(scores) == 5
+    assert sum(1 for s in scores.values() if s.tier == "S") == 1
+    for s in scores.values():
+        assert s.clp == s.current_value + s.growth_potential
+        assert 0 <= s.p_alive <= 1 and 0 <= s.churn_risk <= 1
+    assert scores["甲公司"].lifecycle_stage == "formation"  # 2 years are not yet 730 days
+    assert scores["乙公司"].lifecycle_stage == "decline"
+    assert scores["乙公司"].stage_reasons["rule"] == "one_time_stale"
+    assert scores["丙公司"].lifecycle_stage == "decline"
+    assert scores["戊公司"].lifecycle_stage == "exploration"
+
+
+def test_returns_and_zero_value_orders(
+    scored: ScoringRun, firm: dict[str, Party], in_acme: None
+) -> None:
+    d = latest(firm["丁公司"])
+    # 4 chairs at 100 less one returned; a free sample: two purchase days, two orders.
+    assert d.revenue_total == 300
+    assert d.profit_total == 120
+    assert d.orders_count == 2
+    assert d.stage_reasons["signals"]["purchase_days"] == 2
+
+
+def test_scoring_keeps_history_and_leaves_parties_alone(
+    scored: ScoringRun, firm: dict[str, Party], alice: User, in_acme: None
+) -> None:
+    before = list(Party.objects.order_by("pk").values_list("relationship_state", "updated_at"))
+    second = services.scoring_run_now(actor=alice, as_of=AS_OF + datetime.timedelta(days=30))
+    assert CustomerScore.objects.count() == 10
+    assert CustomerScore.objects.filter(is_latest=True, run=second).count() == 5
+    history = selectors.party_scores(firm["甲公司"])
+    assert [s.as_of for s in history] == [second.as_of, AS_OF]
+    assert [s.is_latest for s in history] == [True, False]
+    after = list(Party.objects.order_by("pk").values_list("relationship_state", "updated_at"))
+    assert after == before
+
+
+def test_a_second_run_waits_for_the_first(alice: User, in_acme: None) -> None:
+    services.scoring_run_start(actor=alice, enqueue=False)
+    with pytest.raises(services.RunInProgress):
+        services.scoring_run_start(actor=alice, enqueue=False)
+
+
+def test_a_queued_run_is_executed_by_its_task(
+    firm: dict[str, Party], alice: User, acme: Tenant, django_capture_on_commit_callbacks: object
+) -> None:
+    with tenant_scope(acme.pk), django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        run = services.scoring_run_start(actor=alice, as_of=AS_OF)
+    with tenant_scope(acme.pk):
+        run.refresh_from_db()
+        assert run.status == RunStatus.DONE
+        assert CustomerScore.objects.filter(run=run).count() == 5
+
+
+def test_stage_override_is_audited_and_kept_by_the_next_run(
+    scored: ScoringRun, firm: dict[str, Party], alice: User, in_acme: None
+) -> None:
+    party = firm["乙公司"]
+    services.stage_override_set(
+        actor=alice, party=party, stage="stability", reason="年度框架合同，每年一次"
+    )
+    assert latest(party).lifecycle_stage == "stability"
+    assert latest(party).inferred_stage == "decline"
+    entry = AuditEntry.objects.get(object_type="insights.stageoverride")
+    assert entry.actor == alice and entry.root_id == party.pk
+    assert entry.changes["lifecycle_stage"] == ["", "stability"]
+    services.scoring_run_now(actor=alice, as_of=AS_OF + datetime.timedelta(days=1))
+    assert latest(party).lifecycle_stage == "stability"
+    services.stage_override_set(actor=alice, party=party, stage="", reason="合同到期")
+    assert latest(party).lifecycle_stage == "decline"
+    assert StageOverride.objects.count() == 2
+
+
+def test_an_override_needs_a_reason(
+    scored: ScoringRun, firm: dict[str, Party], alice: User, in_acme: None
+) -> None:
+    with pytest.raises(ValidationError):
+        services.stage_override_set(actor=alice, party=firm["甲公司"], stage="decline", reason=" ")
+    assert StageOverride.objects.count() == 0
+
+
+def test_win_back_list_and_one_open_task_per_party(
+    scored: ScoringRun, firm: dict[str, Party], alice: User, in_acme: None
+) -> None:
+    listed = list(selectors.win_back_list(alice))
+    names = [s.party.name for s in listed]
+    assert "乙公司" in names and "丙公司" in names and "戊公司" not in names
+    assert [s.clp for s in listed] == sorted((s.clp for s in listed), reverse=True)
+    party = firm["乙公司"]
+    outcome = services.win_back_tasks_create(actor=alice, parties=[party])
+    task = outcome.created[0].task
+    assert task.party == party and task.assignee == party.owner and task.status == "open"
+    again = services.win_back_tasks_create(actor=alice, parties=[party])
+    assert again.created == [] and len(again.skipped) == 1
+    task_set_status(actor=alice, task=task, status=TaskStatus.DONE)
+    third = services.win_back_tasks_create(actor=alice, parties=[party])
+    assert len(third.created) == 1
+    assert Task.objects.filter(party=party).count() == 2
+
+
+def test_settings_check_shares_and_are_audited(alice: User, in_acme: None) -> None:
+    with pytest.raises(ValidationError):
+        services.insight_settings_update(actor=alice, share_s=50, share_a=30, share_b=20)
+    rule = services.insight_settings_update(actor=alice, share_s=10, horizon_months=24)
+    assert rule.share_c == 45
+    assert AuditEntry.objects.filter(object_type="insights.insightsettings").count() == 1
+
+
+def test_settings_change_the_result(firm: dict[str, Party], alice: User, in_acme: None) -> None:
+    services.scoring_run_now(actor=alice, as_of=AS_OF)
+    long = latest(firm["甲公司"]).current_value
+    services.insight_settings_update(actor=alice, horizon_months=12)
+    services.scoring_run_now(actor=alice, as_of=AS_OF + datetime.timedelta(days=1))
+    assert 0 < latest(firm["甲公司"]).current_value < long
