@@ -13,6 +13,7 @@ import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -256,6 +257,18 @@ class NewParty:
     uscc: str = ""
 
 
+def new_party(kind: str, form: Any) -> NewParty:
+    """The party a valid PartyCreateForm is about to create."""
+    data = form.cleaned_data
+    return NewParty(
+        kind=kind,
+        name=data["name"],
+        phones=[v for v in (data.get("mobile"), data.get("phone")) if v],
+        emails=[data["email"]] if data.get("email") else [],
+        uscc=data.get("uscc") or "",
+    )
+
+
 def _lookup_keys(new: NewParty, profile: Profile) -> tuple[set[str], set[str]]:
     """(exact search keys, prefixes) that any likely duplicate of `new` has one of."""
     exact = {normalize.phone_search_key(p) for p in profile.phones if p.startswith("+")}
@@ -298,7 +311,9 @@ class Warning:
 
 
 def duplicate_warning(user: User, new: NewParty) -> Warning | None:
-    matches = duplicates_of(new)
+    """None when nothing alike exists. A party with the same USCC is left out: saving
+    refuses it anyway, with its own message."""
+    matches = [m for m in duplicates_of(new) if ["same_uscc", 0] not in m.reasons]
     if not matches:
         return None
     visible = parties_visible_to(user).filter(pk__in=[m.b for m in matches])
@@ -307,18 +322,11 @@ def duplicate_warning(user: User, new: NewParty) -> Warning | None:
     return Warning(matches=shown[:5], hidden=len(matches) - len(shown))
 
 
-def candidates_after_create(party: Party, warning: Warning | None) -> None:
+def candidates_after_create(party: Party, new: NewParty) -> int:
     """The user saved a party despite the warning: its pairs join the review queue."""
-    if warning is None:
-        return
-    matches = duplicates_of(
-        NewParty(kind=party.kind, name=party.name, uscc=party.uscc), exclude_id=party.pk
-    )
-    matches += [m for m, _p in warning.matches]
-    candidates_record(
-        Match(min(party.pk, m.b), max(party.pk, m.b), m.score, m.reasons)
-        for m in {m.b: m for m in matches}.values()
-        if m.b != party.pk
+    matches = duplicates_of(new, exclude_id=party.pk)
+    return candidates_record(
+        Match(min(party.pk, m.b), max(party.pk, m.b), m.score, m.reasons) for m in matches
     )
 
 
@@ -356,6 +364,13 @@ def get_merge_for_user(user: User, pk: int) -> PartyMerge:
     if record is None:
         raise Http404
     return record
+
+
+def get_scan(pk: int) -> DuplicateScan:
+    scan = DuplicateScan.objects.filter(pk=pk).first()
+    if scan is None:
+        raise Http404
+    return scan
 
 
 def recent_merges() -> QuerySet[PartyMerge]:
