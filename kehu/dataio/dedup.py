@@ -96,12 +96,14 @@ def company_name(name: str) -> str:
     text = _NOT_WORD.sub("", text)
     text = _strip_legal_forms(text)
     places = _places()[1]
-    for _round in range(2):  # 广东省深圳市…: a province, then a city
+    for _round in range(2):  # 广东省深圳市…: a province, then (only then) a city
         match = places.match(text)
         if match is None or len(text) - match.end() < 2:
             break
         text = text[match.end() :]
         text = text.removeprefix("省").removeprefix("市") if len(text) > 2 else text
+        if match.group(0) not in regions.province_names():
+            break
     return text
 
 
