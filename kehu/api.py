@@ -18,6 +18,7 @@ from kehu.activities.api import router as activities_router
 from kehu.core import problems
 from kehu.dataio.api import router as dataio_router
 from kehu.insights.api import router as insights_router
+from kehu.dataio.dedup_api import router as dedup_router
 from kehu.parties.api import router as parties_router
 from kehu.pool.api import router as pool_router
 from kehu.reports.api import router as reports_router
@@ -90,6 +91,7 @@ api.add_router("", pool_router)
 api.add_router("", pipeline_router)
 api.add_router("", tenancy_router)
 api.add_router("", dataio_router)
+api.add_router("", dedup_router)
 api.add_router("", reports_router)
 api.add_router("", pipeline_reports_router)
 api.add_router("", insights_router)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("kehu.tenancy.urls")),
     path("customers/", include("kehu.parties.urls")),
     path("imports/", include("kehu.dataio.urls")),
+    path("duplicates/", include("kehu.dataio.dedup_urls")),
     path("", include("kehu.activities.urls")),
     path("", include("kehu.sales.urls")),
     path("", include("kehu.pool.urls")),

@@ -169,3 +169,126 @@ class MappingTemplate(TenantOwned):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CandidateStatus(models.TextChoices):
+    OPEN = "open", _("待处理")
+    MERGED = "merged", _("已合并")
+    DISMISSED = "dismissed", _("不是重复")
+
+
+class DuplicateCandidate(TenantOwned):
+    """Two parties that look like one (docs/decisions/0008-duplicates.md): `party_a` has
+    the lower id. Found by the full scan or when a party was created despite the warning."""
+
+    party_a = models.ForeignKey("parties.Party", on_delete=models.CASCADE, related_name="+")
+    party_b = models.ForeignKey("parties.Party", on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField(_("相似度"))
+    # [[code, value], …]: `dedup.explain` reads them in the reader's language.
+    reasons = models.JSONField(default=list)
+    status = models.CharField(
+        _("状态"), max_length=10, choices=CandidateStatus.choices, default=CandidateStatus.OPEN
+    )
+    found_at = models.DateTimeField(_("发现时间"), auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("疑似重复")
+        verbose_name_plural = _("疑似重复")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "party_a", "party_b"], name="duplicate_pair_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(party_a__lt=models.F("party_b")), name="duplicate_pair_ordered"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "status", "-score", "id"], name="duplicate_queue_idx"),
+            models.Index(fields=["tenant", "party_b"], name="duplicate_party_b_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.party_a_id} ~ {self.party_b_id}"
+
+    @property
+    def explanation(self) -> str:
+        from kehu.dataio.dedup import explain
+
+        return explain(self.reasons)
+
+
+class ScanStatus(models.TextChoices):
+    QUEUED = "queued", _("排队中")
+    RUNNING = "running", _("扫描中")
+    DONE = "done", _("已完成")
+    FAILED = "failed", _("失败")
+
+
+class DuplicateScan(TenantOwned):
+    """One full scan of the archive. `blocks_done` is the checkpoint: the blocks (in their
+    fixed order) whose pairs are committed; a resumed scan starts after them."""
+
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(
+        _("状态"), max_length=10, choices=ScanStatus.choices, default=ScanStatus.QUEUED
+    )
+    parties = models.PositiveIntegerField(default=0)
+    total_blocks = models.PositiveIntegerField(null=True, blank=True)
+    blocks_done = models.PositiveIntegerField(default=0)
+    pairs_compared = models.PositiveBigIntegerField(default=0)
+    candidates_found = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    progressed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("重复扫描")
+        verbose_name_plural = _("重复扫描")
+
+    def __str__(self) -> str:
+        return f"{self.pk}: {self.status}"
+
+    @property
+    def percent(self) -> int:
+        if not self.total_blocks:
+            return 100 if self.status == ScanStatus.DONE else 0
+        return min(100, self.blocks_done * 100 // self.total_blocks)
+
+
+class PartyMerge(TenantOwned):
+    """A merge of `loser` into `survivor`, with all it takes to undo it exactly: both
+    parties' fields before, each linked row moved ({"app.model.field": [ids]}), and each
+    row removed because the survivor already had its like (serialised whole)."""
+
+    survivor = models.ForeignKey("parties.Party", on_delete=models.CASCADE, related_name="+")
+    loser = models.ForeignKey("parties.Party", on_delete=models.CASCADE, related_name="+")
+    candidate = models.ForeignKey(
+        DuplicateCandidate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    survivor_before = models.JSONField(default=dict)
+    loser_before = models.JSONField(default=dict)
+    moved = models.JSONField(default=dict)
+    removed = models.JSONField(default=list)
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    merged_at = models.DateTimeField(_("合并时间"), auto_now_add=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    undone_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("客户合并")
+        verbose_name_plural = _("客户合并")
+        indexes = [models.Index(fields=["tenant", "-merged_at"], name="party_merge_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.loser_id} → {self.survivor_id}"

@@ -11,16 +11,19 @@ from django.db import transaction
 from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 from django.http import Http404, HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
 from kehu.core.audit import audit_for
 from kehu.core.models import AuditEntry
 from kehu.core.pagination import Page, PageParams, page_of
 from kehu.core.problems import Conflict, errors_under
+from kehu.dataio import duplicates
+from kehu.dataio.dedup_api import CheckOut, check_out
 from kehu.parties import services
 from kehu.parties.models import (
     AccountTeamMember,
     Address,
+    ContactKind,
     ContactPoint,
     ImportantDate,
     Party,
@@ -116,13 +119,31 @@ def list_parties(request: HttpRequest, filters: Query[PartyQuery]) -> dict[str, 
     return page_of(_list_prefetch(parties), filters, capped_count(parties))
 
 
-@router.post("/parties", response={201: PartyDetailOut})
-def create_party(request: HttpRequest, payload: PartyIn) -> Party:
+@router.post("/parties", response={201: PartyDetailOut, 409: CheckOut})
+def create_party(
+    request: HttpRequest, payload: PartyIn, allow_duplicate: bool = False
+) -> Status[Any]:
     """A new party with its roles, contact points, addresses and tags, all or nothing.
-    An error in a part names it: `contacts[1].value`."""
+    An error in a part names it: `contacts[1].value`. A likely duplicate of an existing
+    party answers 409 with the duplicates; `?allow_duplicate=true` creates it anyway
+    (and puts the pairs in the duplicate queue)."""
     user = api_user(request)
     require_write(user)
-    return _detail(_create_with_parts(user, payload))
+    new = duplicates.NewParty(
+        kind=payload.kind,
+        name=payload.name,
+        phones=[c.value for c in payload.contacts if c.kind in duplicates.PHONES],
+        emails=[c.value for c in payload.contacts if c.kind == ContactKind.EMAIL],
+        uscc=payload.uscc,
+    )
+    if not allow_duplicate:
+        warning = duplicates.duplicate_warning(user, new)
+        if warning is not None:
+            return Status(409, check_out(warning))
+    party = _create_with_parts(user, payload)
+    if allow_duplicate:
+        duplicates.candidates_after_create(party, new)
+    return Status(201, _detail(party))
 
 
 @transaction.atomic

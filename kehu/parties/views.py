@@ -40,6 +40,7 @@ from kehu.activities.selectors import (
 from kehu.core.audit import audit_for
 from kehu.core.models import AuditEntry
 from kehu.core.web import is_htmx, render_page
+from kehu.dataio import duplicates
 from kehu.parties import selectors, services
 from kehu.parties.forms import (
     AccountTeamForm,
@@ -168,21 +169,32 @@ def party_new(request: MemberRequest) -> HttpResponse:
         can_choose_owner=True,
         initial={"owner": request.user.pk},
     )
+    warning = None
     if request.method == "POST":
-        party = submit(
-            form,
-            lambda data: services.party_create(
-                actor=request.user,
-                kind=kind,
-                roles=data["roles"],
-                contacts=form.contacts(),
-                **form.party_fields(),
-            ),
+        # Likely duplicates are shown first; "save anyway" sends allow_duplicate.
+        new = duplicates.new_party(kind, form) if form.is_valid() else None
+        if new is not None and not request.POST.get("allow_duplicate"):
+            warning = duplicates.duplicate_warning(request.user, new)
+        party = (
+            None
+            if warning
+            else submit(
+                form,
+                lambda data: services.party_create(
+                    actor=request.user,
+                    kind=kind,
+                    roles=data["roles"],
+                    contacts=form.contacts(),
+                    **form.party_fields(),
+                ),
+            )
         )
         if party is not None:
+            if new is not None and request.POST.get("allow_duplicate"):
+                duplicates.candidates_after_create(party, new)
             messages.success(request, _("已创建客户「%(name)s」。") % {"name": party.name})
             return redirect("parties:detail", pk=party.pk)
-    context = {"nav": "parties", "form": form, "kind": kind, "party": None}
+    context = {"nav": "parties", "form": form, "kind": kind, "party": None, "warning": warning}
     return render(request, "parties/form.html", context, status=_status(form))
 
 

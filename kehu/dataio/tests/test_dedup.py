@@ -1,0 +1,84 @@
+"""The matcher: normalisers, scores and explanations on hand-checked pairs, blocking."""
+
+import pytest
+
+from kehu.dataio import dedup
+
+
+@pytest.mark.parametrize(
+    ("name", "core"),
+    [
+        ("（深圳）华为技术有限公司", "华为技术"),
+        ("深圳市华为技术有限公司", "华为技术"),
+        ("华为技术（深圳）有限公司", "华为技术"),
+        ("广东省深圳市腾讯科技集团有限公司", "腾讯科技"),
+        ("ＡＢＣ科技股份有限公司", "abc科技"),
+        ("杭州 阿里巴巴 有限责任公司", "阿里巴巴"),
+        ("Acme Co., Ltd.", "acme"),
+        ("北京市", "北京市"),
+    ],
+)
+def test_company_name(name: str, core: str) -> None:
+    assert dedup.company_name(name) == core
+
+
+def test_phone_and_email_keys() -> None:
+    assert dedup.phone_key("138 1234 5678") == "+8613812345678"
+    assert dedup.phone_key("+86-138-1234-5678") == "+8613812345678"
+    assert dedup.phone_key("０７５５－８８８８６６６６") == "+8675588886666"
+    assert dedup.phone_key("12") == ""
+    assert dedup.email_key("A.B+news@GoogleMail.com") == "ab@gmail.com"
+    assert dedup.email_key("A.B@QQ.com") == "a.b@qq.com"
+
+
+def test_person_name_and_pinyin() -> None:
+    assert dedup.person_name(" 欧阳 · 娜娜 ") == "欧阳娜娜"
+    assert dedup.pinyin_syllables("张伟") == ["zhang", "wei"]
+    assert dedup.pinyin_syllables("john smith") == ["john", "smith"]
+
+
+def _org(id: int, name: str, **kw: str | list[str]) -> dedup.Profile:
+    return dedup.profile(id=id, kind="organisation", name=name, **kw)  # type: ignore[arg-type]
+
+
+def test_same_mobile_and_homophone_name_is_explained() -> None:
+    a = _org(1, "深圳市腾讯科技有限公司", phones=["13812345678"])
+    b = _org(2, "腾迅科技（深圳）有限公司", phones=["+86 138 1234 5678"])
+    match = dedup.score_pair(a, b)
+    assert match.score == 1.0
+    assert match.explanation == "同一手机号，名称相似度 95%"
+    assert dedup.blocking_keys(a) & dedup.blocking_keys(b)
+
+
+def test_two_people_of_one_name_alone_are_not_a_candidate() -> None:
+    a = dedup.profile(id=1, kind="person", name="张伟")
+    b = dedup.profile(id=2, kind="person", name="张伟")
+    assert dedup.score_pair(a, b).score < dedup.CANDIDATE_SCORE
+    assert not dedup.could_match(a, b)
+    c = dedup.profile(id=3, kind="person", name="张伟", emails=["zw@163.com"])
+    d = dedup.profile(id=4, kind="person", name="张 伟", emails=["ZW@163.com"])
+    match = dedup.score_pair(c, d)
+    assert match.score >= dedup.CANDIDATE_SCORE
+    assert match.explanation == "同一邮箱，名称相似度 100%"
+
+
+def test_different_uscc_weighs_against_and_kinds_never_match() -> None:
+    a = _org(1, "华为技术有限公司", uscc="91440300192203821W")
+    b = _org(2, "华为技术有限公司", uscc="914403001922038216")
+    assert dedup.score_pair(a, b).score < dedup.CANDIDATE_SCORE
+    person = dedup.profile(id=3, kind="person", name="华为技术")
+    assert dedup.score_pair(a, person).score == 0.0
+
+
+def test_blocking_finds_the_pairs_and_only_those_alike() -> None:
+    profiles = [
+        _org(1, "上海浦东发展银行股份有限公司"),
+        _org(2, "浦东发展银行（上海）"),
+        _org(3, "广州白云山医药集团股份有限公司"),
+        _org(4, "广州白云山医要集团股份有限公司"),  # 药 → 要: one character changed
+        _org(5, "杭州娃哈哈集团有限公司", emails=["info@wahaha.com"]),
+        _org(6, "娃哈哈饮料", emails=["INFO@wahaha.com"]),
+        _org(7, "成都小米科技有限公司"),
+    ]
+    found = {(m.a, m.b) for m in dedup.find_matches(profiles)}
+    assert found == {(1, 2), (3, 4), (5, 6)}
