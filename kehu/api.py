@@ -17,8 +17,8 @@ from ninja.renderers import JSONRenderer
 from kehu.activities.api import router as activities_router
 from kehu.core import problems
 from kehu.dataio.api import router as dataio_router
-from kehu.insights.api import router as insights_router
 from kehu.dataio.dedup_api import router as dedup_router
+from kehu.insights.api import router as insights_router
 from kehu.parties.api import router as parties_router
 from kehu.pool.api import router as pool_router
 from kehu.reports.api import router as reports_router

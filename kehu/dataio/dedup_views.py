@@ -42,7 +42,7 @@ def _rows(a: Party, b: Party) -> list[tuple[str, str, str, str]]:
     """(field, label, a's value, b's value) for the merge form."""
     rows = []
     for name in merge.MERGE_FIELDS:
-        field = Party._meta.get_field(name)
+        field = merge.concrete_field(Party, name)
         values = [
             str(getattr(p, f"get_{name}_display")() if field.choices else getattr(p, name))
             for p in (a, b)

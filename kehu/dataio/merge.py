@@ -88,6 +88,12 @@ RULES: dict[str, Rule] = {
     "dataio.duplicatecandidate.party_b": Rule(KEEP),
     "dataio.partymerge.survivor": Rule(KEEP),
     "dataio.partymerge.loser": Rule(KEEP),
+    # A score is what one run found for that party as it was; the next run scores the
+    # survivor with the merged orders. A manager's stage call stays with the party it
+    # was made on; a win-back action follows its task (which moves).
+    "insights.customerscore.party": Rule(KEEP),
+    "insights.stageoverride.party": Rule(KEEP),
+    "insights.winbackaction.party": Rule(MOVE),
 }
 
 
@@ -146,8 +152,15 @@ def merge_choices_default(survivor: Party, loser: Party) -> dict[str, str]:
     }
 
 
+def concrete_field(model: type[models.Model], name: str) -> "models.Field[Any, Any]":
+    """A model's own column by name (get_field also answers relations and generic keys)."""
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field), name
+    return field
+
+
 def _value(party: Party, name: str) -> Any:
-    return getattr(party, party._meta.get_field(name).attname)
+    return getattr(party, concrete_field(Party, name).attname)
 
 
 @transaction.atomic
@@ -184,7 +197,7 @@ def party_merge(
         loser.uscc = ""  # the code is unique in the firm: it moves with the choice
     loser.save(update_fields=["deleted_at", "uscc", "updated_at"])
     for name, value in taken.items():
-        setattr(survivor, survivor._meta.get_field(name).attname, value)
+        setattr(survivor, concrete_field(Party, name).attname, value)
     party_clean(survivor)
     survivor.save()
     record.moved, record.removed = _move_references(survivor.pk, loser.pk)
@@ -233,7 +246,7 @@ def _clashes(
 ) -> list[models.Model]:
     """The loser's rows the survivor already has (same `rule.same` values), or that
     would make the survivor point at itself (a link between the two)."""
-    attnames = [f.model._meta.get_field(n).attname for n in rule.same]
+    attnames = [concrete_field(f.model, n).attname for n in rule.same]
     theirs = set(
         f.model._base_manager.filter(**{f.name: survivor_id}).values_list(*attnames)
         if attnames

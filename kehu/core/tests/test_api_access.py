@@ -26,8 +26,17 @@ from kehu.core.tests.test_api_problems import (
     api_client,
     assert_problem,
 )
+from kehu.dataio import dedup, duplicates, merge
 from kehu.dataio import services as imports
-from kehu.dataio.models import ExternalKey, Import, ImportRow, MappingTemplate
+from kehu.dataio.models import (
+    DuplicateCandidate,
+    DuplicateScan,
+    ExternalKey,
+    Import,
+    ImportRow,
+    MappingTemplate,
+    PartyMerge,
+)
 from kehu.insights import services as insights
 from kehu.insights.models import (
     CustomerScore,
@@ -157,6 +166,11 @@ OPS = [
     ),
     Op("POST", "/insights/win-back/tasks", {"parties": ["{party}"]}, "write", 201),
     Op("GET", "/insights/runs/{run}", None, "member", 200),
+    # Duplicates (kehu/dataio): managers only, so Bob and Dora get a 403 before any lookup.
+    Op("POST", "/duplicates/{candidate}/dismiss", None, "admin", 200),
+    Op("POST", "/duplicates/{candidate}/merge", {"survivor": "a", "choices": {}}, "admin", 201),
+    Op("POST", "/merges/{merge}/undo", None, "admin", 200),
+    Op("GET", "/duplicates/scans/{scan}", None, "admin", 200),
     Op(
         "POST",
         "/interactions",
@@ -306,6 +320,9 @@ UNNAMED = [
         "manage",
         200,
     ),
+    Op("GET", "/duplicates", None, "manage", 200),
+    Op("POST", "/duplicates/scan", None, "manage", 202),
+    Op("POST", "/duplicates/check", {"kind": "organisation", "name": "甲公司"}, "write", 200),
     Op("PATCH", "/pool/settings", {"idle_days": 45}, "admin", 200),
     Op("POST", "/pool/sweep", None, "admin", 200),
     Op("GET", "/me", None, "member", 200),
@@ -369,6 +386,8 @@ REFUSALS_UNNAMED: dict[str, dict[str, int | str]] = {
     "bob": {"member": "ok", "write": "ok", "manage": 403, "admin": 403},
     "dora": {"member": "ok", "write": 403, "manage": 403, "admin": 403},
 }
+# POSTs that only read: their body is the question.
+POSTED_READS = {"/duplicates/check"}
 # What an outsider's lists hold: their own firm's rows only.
 OUTSIDER_LISTS = {
     "/parties": [],
@@ -387,6 +406,7 @@ OUTSIDER_LISTS = {
     "/leads": [],
     "/insights/scores": [],
     "/insights/win-back": [],
+    "/duplicates": [],
 }
 
 
@@ -457,7 +477,22 @@ def world(acme: Tenant, alice: User, bob: User, dora: User) -> World:
         lead = lead_services.lead_create(
             actor=alice, name="韩梅梅", company="甲公司", mobile="13900002222", owner=alice
         )
+        twin = parties.party_create(actor=alice, kind="organisation", name="甲公司（北京）")
+        candidate = _candidate(party, twin)
+        one = parties.party_create(actor=alice, kind="organisation", name="丙贸易有限公司")
+        other = parties.party_create(actor=alice, kind="organisation", name="丙贸易")
+        merged = merge.party_merge(
+            actor=alice,
+            survivor=one,
+            loser=other,
+            choices=merge.merge_choices_default(one, other),
+            candidate=_candidate(one, other),
+        )
+        scan = duplicates.scan_run(scan_id=duplicates.scan_start(actor=alice).pk)
     return {
+        "candidate": candidate.pk,
+        "merge": merged.pk,
+        "scan": scan.pk,
         "pipeline": pipeline.pk,
         "stage": first.pk,
         "stage2": second.pk,
@@ -489,6 +524,13 @@ def world(acme: Tenant, alice: User, bob: User, dora: User) -> World:
         "alice": alice.pk,
         "bob": bob.pk,
     }
+
+
+def _candidate(a: Party, b: Party) -> DuplicateCandidate:
+    """The pair as the scan would record it."""
+    match = dedup.score_pair(*duplicates._profiles(Party.objects.filter(pk__in=[a.pk, b.pk])))
+    duplicates.candidates_record([match])
+    return DuplicateCandidate.objects.get(party_a=min(a.pk, b.pk), party_b=max(a.pk, b.pk))
 
 
 def _fill(value: Any, ids: World) -> Any:
@@ -555,6 +597,9 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
             CustomerScore,
             StageOverride,
             WinBackAction,
+            DuplicateCandidate,
+            DuplicateScan,
+            PartyMerge,
         ]
         counts = {m.__name__: m.objects.count() for m in models}
         return {
@@ -595,6 +640,10 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
             "leads": list(
                 Lead.objects.order_by("pk").values_list("pk", "status", "note", "owner_id")
             ),
+            "duplicates": list(
+                DuplicateCandidate.objects.order_by("pk").values_list("pk", "status")
+            ),
+            "merges": list(PartyMerge.objects.order_by("pk").values_list("pk", "undone_at")),
         }
 
 
@@ -605,8 +654,10 @@ def test_alice_may(op: Op, world: World, alice: User, acme: Tenant) -> None:
     response = call(client, op, world)
     assert response.status_code == op.ok, response.content.decode()
     changed = snapshot(acme) != before
-    # A write whose own answer is a refusal (resuming what did not stop) changes nothing.
-    assert changed == (op.method != "GET" and op.ok < 400)
+    # A write whose own answer is a refusal (resuming what did not stop) changes nothing,
+    # nor does a question sent as a POST (is this new party a duplicate?).
+    writes = op.method != "GET" and op.path not in POSTED_READS
+    assert changed == (writes and op.ok < 400)
 
 
 def _refuse(op: Op, expected: int | str, user: User, world: World, acme: Tenant) -> None:
@@ -727,6 +778,9 @@ def _template(path: str) -> str:
         "opportunity": "opportunity_id",
         "lead": "lead_id",
         "run": "run_id",
+        "candidate": "candidate_id",
+        "merge": "merge_id",
+        "scan": "scan_id",
         "alice": "user_id",
         "bob": "user_id",
     }

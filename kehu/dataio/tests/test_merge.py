@@ -10,7 +10,7 @@ from conftest import login
 from kehu.activities import services as activities
 from kehu.activities.models import Task
 from kehu.core.context import tenant_scope
-from kehu.dataio import duplicates, merge
+from kehu.dataio import dedup, duplicates, merge
 from kehu.dataio.models import CandidateStatus, DuplicateCandidate, PartyMerge
 from kehu.parties import services
 from kehu.parties.models import ContactPoint, Party, PartyTag, SearchKey
@@ -71,11 +71,7 @@ def pair(acme: Tenant, alice: User, bob: User) -> tuple[Party, Party]:
 
 def _candidate(a: Party, b: Party) -> DuplicateCandidate:
     duplicates.candidates_record(
-        [
-            duplicates.dedup.score_pair(
-                *duplicates._profiles(Party.objects.filter(pk__in=[a.pk, b.pk]))
-            )
-        ]
+        [dedup.score_pair(*duplicates._profiles(Party.objects.filter(pk__in=[a.pk, b.pk])))]
     )
     return DuplicateCandidate.objects.get(party_a=a, party_b=b)
 
