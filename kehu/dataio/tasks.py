@@ -11,3 +11,12 @@ def run_import(tenant_id: int, job_id: int, phase: str) -> None:
     """Process the job's file from its checkpoint; see services.import_process."""
     with tenant_scope(tenant_id):
         services.import_process(job_id=job_id, phase=phase)
+
+
+@task()
+def run_backup(tenant_id: int, job_id: int) -> None:
+    """Write the tenant's backup zip; see backup_services.backup_run."""
+    from kehu.dataio import backup_services
+
+    with tenant_scope(tenant_id):
+        backup_services.backup_run(job_id=job_id)
