@@ -17,7 +17,7 @@ from conftest import login
 from kehu.activities import services as activities
 from kehu.core.context import tenant_scope
 from kehu.core.models import AuditEntry
-from kehu.dataio.export_writers import csv_chunks, text_cell, xlsx_chunks
+from kehu.dataio.export_writers import Cell, csv_chunks, text_cell, xlsx_chunks
 from kehu.dataio.exports import EXPORTS
 from kehu.dataio.models import Export
 from kehu.parties import services as parties
@@ -62,7 +62,7 @@ def _xlsx(data: bytes) -> list[list[Any]]:
 
 def test_xlsx_keeps_numbers_as_numbers_and_formulas_as_text() -> None:
     day = datetime.date(2030, 1, 2)
-    rows = [['=HYPERLINK("x")', Decimal("-12.5"), -3, day, None, False]]
+    rows: list[list[Cell]] = [['=HYPERLINK("x")', Decimal("-12.5"), -3, day, None, False]]
     data = b"".join(xlsx_chunks(["名称", "金额", "数量", "日期", "空", "直接"], rows, title="t"))
     [header, row] = _xlsx(data)
     assert header == ["名称", "金额", "数量", "日期", "空", "直接"]
@@ -88,7 +88,7 @@ def test_xlsx_goes_on_to_a_new_sheet_when_one_is_full(monkeypatch: pytest.Monkey
 def _download(client: Client, path: str, **query: str) -> Any:
     response = client.get(path, query)
     assert isinstance(response, StreamingHttpResponse), response
-    return response, b"".join(response.streaming_content)  # type: ignore[arg-type]
+    return response, b"".join(response.streaming_content)
 
 
 def _csv_rows(data: bytes) -> list[list[str]]:
