@@ -24,7 +24,7 @@ import xlsxwriter
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kehu.dataio.selectors import safe_cell
+from kehu.dataio.selectors import FORMULA_STARTS, safe_cell
 
 BOM = "\ufeff"
 # Bytes handed to the server at a time: large enough that a million rows are a few
@@ -38,17 +38,29 @@ Cell = str | int | float | decimal.Decimal | datetime.date | bool | None
 
 def text_cell(value: Cell) -> str:
     """A cell as CSV text: safe text, plain figures, ISO dates in the firm's time zone."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return safe_cell(value)
-    if isinstance(value, bool):
-        return _("是") if value else _("否")
-    if isinstance(value, datetime.datetime):
-        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    return str(value)
+    return _TextCells().text(value)
+
+
+class _TextCells:
+    """`text_cell`, with what it needs looked up once per file rather than per cell (the
+    translated yes/no, the time zone): a million rows are fifteen million cells."""
+
+    def __init__(self) -> None:
+        self.yes, self.no = _("是"), _("否")
+        self.zone = timezone.get_current_timezone()
+
+    def text(self, value: Cell) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, str):
+            return "'" + value if value.startswith(FORMULA_STARTS) else value
+        if isinstance(value, bool):
+            return self.yes if value else self.no
+        if isinstance(value, datetime.datetime):
+            return str(value.astimezone(self.zone).replace(tzinfo=None, microsecond=0))
+        if isinstance(value, datetime.date):
+            return value.isoformat()
+        return str(value)
 
 
 def csv_chunks(headers: Sequence[str], rows: Iterable[Sequence[Cell]]) -> Iterator[bytes]:
@@ -57,8 +69,9 @@ def csv_chunks(headers: Sequence[str], rows: Iterable[Sequence[Cell]]) -> Iterat
     writer = csv.writer(buffer)
     buffer.write(BOM)
     writer.writerow([safe_cell(h) for h in headers])
+    text = _TextCells().text
     for row in rows:
-        writer.writerow([text_cell(c) for c in row])
+        writer.writerow([text(c) for c in row])
         if buffer.tell() >= CHUNK:
             yield _drain(buffer)
     yield _drain(buffer)
@@ -81,6 +94,7 @@ class _Sheets:
         self.bold = book.add_format({"bold": True})
         self.date = book.add_format({"num_format": "yyyy-mm-dd"})
         self.moment = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        self.text = _TextCells().text
         self.count = 0
         self.sheet = self._add()
         self.row = 1
@@ -104,7 +118,7 @@ class _Sheets:
             if isinstance(value, str):
                 write.write_string(r, c, safe_cell(value))
             elif isinstance(value, bool):
-                write.write_string(r, c, text_cell(value))
+                write.write_string(r, c, self.text(value))
             elif isinstance(value, int | float | decimal.Decimal):
                 write.write_number(r, c, float(value))
             elif isinstance(value, datetime.datetime):

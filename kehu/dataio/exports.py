@@ -13,7 +13,7 @@ rate and in flat memory.
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +47,8 @@ from kehu.tenancy.models import User
 PAGE_ROWS = 5000
 JOIN = "、"
 
-Joined = Callable[[list[int]], Mapping[int, list[str]]]
+# Given a queryset of one page's ids (a subquery, not a list of 5,000 parameters).
+Joined = Callable[[QuerySet[Any, int]], Mapping[int, list[str]]]
 
 
 @dataclass(frozen=True)
@@ -103,37 +104,30 @@ class ExportList:
         """Every row of `queryset`, newest first, as plain cells, read in keyset pages."""
         plain = [c for c in self.columns if c.joined is None]
         sources = [c.source for c in plain if c.source is not None]
-        rows = queryset.order_by("-pk").values_list("pk", *sources)
-        labels = [{k: str(v) for k, v in (c.choices or {}).items()} for c in self.columns]
+        ordered = queryset.order_by("-pk")
+        rows = ordered.values_list("pk", *sources)
+        labels = [{k: str(v) for k, v in c.choices.items()} if c.choices else None for c in plain]
+        joined = [(i, c.joined) for i, c in enumerate(self.columns) if c.joined is not None]
         left = limit
         after: int | None = None
         while left is None or left > 0:
             size = PAGE_ROWS if left is None else min(PAGE_ROWS, left)
+            below = ordered if after is None else ordered.filter(pk__lt=after)
             page = list((rows if after is None else rows.filter(pk__lt=after))[:size])
             if not page:
                 return
-            ids = [r[0] for r in page]
-            joined = {id(c): c.joined(ids) for c in self.columns if c.joined is not None}
+            ids = below.values_list("pk", flat=True)[:size]
+            extra = [(i, fetch(ids)) for i, fetch in joined]
             for row in page:
-                yield self._cells(row, joined, labels)
-            after = ids[-1]
+                cells: list[Cell] = [
+                    v if label is None else label.get(v, v)
+                    for v, label in zip(row[1:], labels, strict=True)
+                ]
+                for i, values in extra:
+                    cells.insert(i, JOIN.join(values.get(row[0], ())))
+                yield cells
+            after = page[-1][0]
             left = None if left is None else left - len(page)
-
-    def _cells(
-        self,
-        row: Sequence[Any],
-        joined: Mapping[int, Mapping[int, list[str]]],
-        labels: Sequence[Mapping[Any, str]],
-    ) -> list[Cell]:
-        values = iter(row[1:])
-        out: list[Cell] = []
-        for column, label in zip(self.columns, labels, strict=True):
-            if column.joined is not None:
-                out.append(JOIN.join(joined[id(column)].get(row[0], ())))
-            else:
-                value = next(values)
-                out.append(label.get(value, value) if label else value)
-        return out
 
 
 def filters_of(form: forms.Form | None) -> dict[str, Any]:
@@ -157,7 +151,7 @@ def _plain(value: Any) -> Any:
 # Joined columns: values of other tables, one query per page of rows.
 
 
-def _party_roles(ids: list[int]) -> Mapping[int, list[str]]:
+def _party_roles(ids: QuerySet[Any, int]) -> Mapping[int, list[str]]:
     out: dict[int, list[str]] = defaultdict(list)
     labels = {k: str(v) for k, v in PartyRoleKind.choices}
     for party_id, role in PartyRole.objects.filter(party_id__in=ids).values_list(
@@ -167,7 +161,7 @@ def _party_roles(ids: list[int]) -> Mapping[int, list[str]]:
     return out
 
 
-def _party_tags(ids: list[int]) -> Mapping[int, list[str]]:
+def _party_tags(ids: QuerySet[Any, int]) -> Mapping[int, list[str]]:
     out: dict[int, list[str]] = defaultdict(list)
     named = PartyTag.objects.filter(party_id__in=ids).order_by("tag__name")
     for party_id, name in named.values_list("party_id", "tag__name"):
@@ -175,7 +169,7 @@ def _party_tags(ids: list[int]) -> Mapping[int, list[str]]:
     return out
 
 
-def _interaction_parties(ids: list[int]) -> Mapping[int, list[str]]:
+def _interaction_parties(ids: QuerySet[Any, int]) -> Mapping[int, list[str]]:
     out: dict[int, list[str]] = defaultdict(list)
     links = InteractionParty.objects.filter(interaction_id__in=ids).order_by("id")
     for interaction_id, name in links.values_list("interaction_id", "party__name"):
