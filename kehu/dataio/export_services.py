@@ -9,7 +9,7 @@ who, which list, which filters; the row count when the last byte is sent.
 """
 
 import datetime
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +53,7 @@ class ExportFile:
 
     name: str
     content_type: str
-    chunks: Iterator[bytes]
+    chunks: Generator[bytes]
 
 
 def export_list(*, slug: str) -> ExportList:
@@ -136,7 +136,7 @@ def _finish(record: Export, n: int, done: bool) -> None:
         )
 
 
-def _scoped(tenant_id: int | None, chunks: Iterator[bytes]) -> Iterator[bytes]:
+def _scoped(tenant_id: int | None, chunks: Iterator[bytes]) -> Generator[bytes]:
     """The chunks read inside the tenant's scope: a streamed response is read after the
     request's scope has closed."""
     assert tenant_id is not None
