@@ -18,6 +18,7 @@ from kehu.activities.api import router as activities_router
 from kehu.core import problems
 from kehu.dataio.api import router as dataio_router
 from kehu.dataio.dedup_api import router as dedup_router
+from kehu.dataio.export_api import router as export_router
 from kehu.insights.api import router as insights_router
 from kehu.parties.api import router as parties_router
 from kehu.pool.api import router as pool_router
@@ -95,6 +96,7 @@ api.add_router("", dedup_router)
 api.add_router("", reports_router)
 api.add_router("", pipeline_reports_router)
 api.add_router("", insights_router)
+api.add_router("", export_router)
 
 # Last: any other path under /api/v1/ is a 404 problem too, not Django's HTML page.
 fallback = Router()

@@ -186,3 +186,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
 }
+
+# Exports (kehu/dataio/export_services.py): the most rows one export may hold, and how
+# many exports one member may start in an hour.
+KEHU_EXPORT_MAX_ROWS = env_int("KEHU_EXPORT_MAX_ROWS", 2_000_000)
+KEHU_EXPORTS_PER_HOUR = env_int("KEHU_EXPORTS_PER_HOUR", 30)

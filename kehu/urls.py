@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("kehu.pool.urls")),
     path("", include("kehu.reports.urls")),
     path("", include("kehu.insights.urls")),
+    path("", include("kehu.dataio.export_urls")),
     path("api/v1/", api.urls),
     # Public lead forms, embedded on firms' websites: no sign-in.
     path("f/<slug:tenant_slug>/<str:token>/", webform_views.web_form, name="web_form"),

@@ -13,7 +13,7 @@ number, a common person name) tells nothing and is skipped.
 Each compared pair gets a score in [0, 1] from the name similarity (rapidfuzz) and the
 evidence around it, and the reasons as codes that `explain` turns into a sentence
 ("同一手机号，名称相似度 92%") in the reader's language. See
-docs/decisions/0008-duplicates.md for the weights and thresholds.
+docs/decisions/0010-duplicates.md for the weights and thresholds.
 """
 
 import functools
@@ -262,7 +262,7 @@ class Match:
         return explain(self.reasons)
 
 
-# Weights (docs/decisions/0008-duplicates.md). A firm's name alone is strong evidence;
+# Weights (docs/decisions/0010-duplicates.md). A firm's name alone is strong evidence;
 # a person's is not (there are many 张伟): a person needs a phone, an email, a birthday
 # or an address besides.
 NAME_WEIGHT = {"organisation": 0.85, "person": 0.55}

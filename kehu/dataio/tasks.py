@@ -24,3 +24,11 @@ def run_duplicate_scan(tenant_id: int, scan_id: int) -> None:
         except Exception as exc:
             duplicates.scan_failed(scan_id=scan_id, error=repr(exc))
             raise
+
+
+def run_backup(tenant_id: int, job_id: int) -> None:
+    """Write the tenant's backup zip; see backup_services.backup_run."""
+    from kehu.dataio import backup_services
+
+    with tenant_scope(tenant_id):
+        backup_services.backup_run(job_id=job_id)

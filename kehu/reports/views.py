@@ -2,15 +2,12 @@
 table and CSV download (`?format=csv`). Every member may open them; what they show is
 scoped by `selectors.sees_firm` (see the package docstring)."""
 
-import csv
-import io
-
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
 from kehu.core.web import render_page
-from kehu.dataio.selectors import safe_cell
-from kehu.reports.definitions import REPORT_LIST, REPORTS, Cell, ReportDefinition, ReportTable
+from kehu.dataio.export_writers import csv_chunks
+from kehu.reports.definitions import REPORT_LIST, REPORTS, ReportDefinition, ReportTable
 from kehu.reports.forms import ReportFilterForm
 from kehu.reports.selectors import REPORT_CURRENCY, sees_firm
 from kehu.tenancy.views import MemberRequest, member_required
@@ -59,22 +56,12 @@ def _csv_query(request: MemberRequest) -> str:
 
 
 def csv_response(definition: ReportDefinition, table: ReportTable, span: str) -> HttpResponse:
-    """The table as CSV (UTF-8 with a BOM, for Excel), totals last. Text cells are
-    neutralised against formula injection; numbers are written as numbers (a negative
-    amount is not a formula, and quoting it would make it text in a spreadsheet)."""
-    buffer = io.StringIO()
-    buffer.write("\ufeff")
-    writer = csv.writer(buffer)
-    writer.writerow([str(c.label) for c in table.columns])
-    for row in [*table.rows, *([table.total] if table.total else [])]:
-        writer.writerow([_csv_cell(value) for value, _kind in table.line(row)])
-    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    """The table as CSV, totals last, written as every export is (kehu.dataio's writers:
+    UTF-8 with a BOM, text neutralised against formula injection, numbers as numbers)."""
+    rows = [*table.rows, *([table.total] if table.total else [])]
+    lines = ([value for value, _kind in table.line(row)] for row in rows)
+    content = b"".join(csv_chunks([str(c.label) for c in table.columns], lines))
+    response = HttpResponse(content, content_type="text/csv; charset=utf-8")
     name = f"{definition.slug}_{span}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
-
-
-def _csv_cell(value: Cell) -> str:
-    if value is None:
-        return ""
-    return safe_cell(value) if isinstance(value, str) else str(value)
