@@ -178,7 +178,7 @@ class CandidateStatus(models.TextChoices):
 
 
 class DuplicateCandidate(TenantOwned):
-    """Two parties that look like one (docs/decisions/0010-duplicates.md): `party_a` has
+    """Two parties that look like one (docs/decisions/0008-duplicates.md): `party_a` has
     the lower id. Found by the full scan or when a party was created despite the warning."""
 
     party_a = models.ForeignKey("parties.Party", on_delete=models.CASCADE, related_name="+")
@@ -224,42 +224,6 @@ class DuplicateCandidate(TenantOwned):
 class ScanStatus(models.TextChoices):
     QUEUED = "queued", _("排队中")
     RUNNING = "running", _("扫描中")
-
-
-class Export(TenantOwned):
-    """One list exported to a file: who, which list, with which filters, how many rows.
-    Written when the download starts; `row_count` and `finished_at` when it ends (a
-    download the client broke off keeps the rows sent so far and no `finished_at`)."""
-
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    list_name = models.CharField(_("列表"), max_length=30)
-    file_format = models.CharField(_("格式"), max_length=8)
-    filters = models.JSONField(_("筛选条件"), default=dict)
-    row_count = models.PositiveIntegerField(_("行数"), null=True, blank=True)
-    created_at = models.DateTimeField(_("导出时间"), auto_now_add=True)
-    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("导出")
-        verbose_name_plural = _("导出")
-        indexes = [
-            models.Index(fields=["tenant", "created_by", "-created_at"], name="export_user_idx")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.list_name}.{self.file_format}"
-
-
-class BackupKind(models.TextChoices):
-    BACKUP = "backup", _("备份")
-    RESTORE = "restore", _("恢复")
-
-
-class BackupStatus(models.TextChoices):
-    QUEUED = "queued", _("排队中")
-    RUNNING = "running", _("进行中")
     DONE = "done", _("已完成")
     FAILED = "failed", _("失败")
 
@@ -328,6 +292,44 @@ class PartyMerge(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.loser_id} → {self.survivor_id}"
+
+
+class Export(TenantOwned):
+    """One list exported to a file: who, which list, with which filters, how many rows.
+    Written when the download starts; `row_count` and `finished_at` when it ends (a
+    download the client broke off keeps the rows sent so far and no `finished_at`)."""
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    list_name = models.CharField(_("列表"), max_length=30)
+    file_format = models.CharField(_("格式"), max_length=8)
+    filters = models.JSONField(_("筛选条件"), default=dict)
+    row_count = models.PositiveIntegerField(_("行数"), null=True, blank=True)
+    created_at = models.DateTimeField(_("导出时间"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("导出")
+        verbose_name_plural = _("导出")
+        indexes = [
+            models.Index(fields=["tenant", "created_by", "-created_at"], name="export_user_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.list_name}.{self.file_format}"
+
+
+class BackupKind(models.TextChoices):
+    BACKUP = "backup", _("备份")
+    RESTORE = "restore", _("恢复")
+
+
+class BackupStatus(models.TextChoices):
+    QUEUED = "queued", _("排队中")
+    RUNNING = "running", _("进行中")
+    DONE = "done", _("已完成")
+    FAILED = "failed", _("失败")
 
 
 def _backup_to(instance: "Backup", filename: str) -> str:

@@ -26,6 +26,7 @@ def run_duplicate_scan(tenant_id: int, scan_id: int) -> None:
             raise
 
 
+@task()
 def run_backup(tenant_id: int, job_id: int) -> None:
     """Write the tenant's backup zip; see backup_services.backup_run."""
     from kehu.dataio import backup_services
