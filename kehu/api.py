@@ -17,6 +17,7 @@ from ninja.renderers import JSONRenderer
 from kehu.activities.api import router as activities_router
 from kehu.core import problems
 from kehu.dataio.api import router as dataio_router
+from kehu.insights.firm_api import router as insights_firm_router
 from kehu.parties.api import router as parties_router
 from kehu.pool.api import router as pool_router
 from kehu.reports.api import router as reports_router
@@ -89,6 +90,7 @@ api.add_router("", pipeline_router)
 api.add_router("", tenancy_router)
 api.add_router("", dataio_router)
 api.add_router("", reports_router)
+api.add_router("/insights/firm", insights_firm_router)
 
 # Last: any other path under /api/v1/ is a 404 problem too, not Django's HTML page.
 fallback = Router()

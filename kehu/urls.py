@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("kehu.sales.urls")),
     path("", include("kehu.pool.urls")),
     path("", include("kehu.reports.urls")),
+    path("insights/firm/", include("kehu.insights.firm_urls")),
     path("api/v1/", api.urls),
     # Public lead forms, embedded on firms' websites: no sign-in.
     path("f/<slug:tenant_slug>/<str:token>/", webform_views.web_form, name="web_form"),

@@ -262,6 +262,8 @@ UNNAMED = [
     Op("GET", "/reports/revenue?by=rep", None, "member", 200),
     Op("GET", "/reports/customer-effort", None, "member", 200),
     Op("GET", "/reports/new-vs-existing", None, "member", 200),
+    Op("GET", "/insights/firm/pareto", None, "member", 200),
+    Op("GET", "/insights/firm/pareto?measure=clp", None, "member", 200),
     Op("PATCH", "/pool/settings", {"idle_days": 45}, "admin", 200),
     Op("POST", "/pool/sweep", None, "admin", 200),
     Op("GET", "/me", None, "member", 200),
