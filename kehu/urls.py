@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("kehu.reports.urls")),
     path("", include("kehu.insights.urls")),
     path("", include("kehu.dataio.export_urls")),
+    path("insights/firm/", include("kehu.insights.firm_urls")),
     path("api/v1/", api.urls),
     # Public lead forms, embedded on firms' websites: no sign-in.
     path("f/<slug:tenant_slug>/<str:token>/", webform_views.web_form, name="web_form"),

@@ -324,6 +324,8 @@ UNNAMED = [
     Op("GET", "/duplicates", None, "manage", 200),
     Op("POST", "/duplicates/scan", None, "manage", 202),
     Op("POST", "/duplicates/check", {"kind": "organisation", "name": "甲公司"}, "write", 200),
+    Op("GET", "/insights/firm/pareto", None, "member", 200),
+    Op("GET", "/insights/firm/pareto?measure=clp", None, "member", 200),
     Op("PATCH", "/pool/settings", {"idle_days": 45}, "admin", 200),
     Op("POST", "/pool/sweep", None, "admin", 200),
     Op("GET", "/me", None, "member", 200),
