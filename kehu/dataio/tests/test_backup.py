@@ -34,6 +34,7 @@ from kehu.dataio.backup import (
 )
 from kehu.dataio.models import Backup, BackupStatus, Import
 from kehu.dataio.tests.conftest import run
+from kehu.insights import services as insights
 from kehu.parties import services as parties
 from kehu.parties.models import Party
 from kehu.sales import lead_services
@@ -86,6 +87,10 @@ def full(world: World, acme: Tenant, alice: User, bob: User) -> World:  # noqa: 
         job = imports.import_upload(actor=alice, file=SimpleUploadedFile("编号.csv", content))
         run(alice, job)
         imports.template_save(actor=alice, job=job, name="带编号")
+        insights.insight_settings_update(actor=alice, horizon_months=24)
+        insights.stage_override_set(actor=alice, party=party, stage="formation", reason="新签框架")
+        person = Party.objects.get(pk=world["person"])
+        insights.win_back_tasks_create(actor=alice, parties=[person])
     login(bob).get("/exports/parties.csv", {"owner": str(alice.pk)})  # refused rows: none
     response = login(alice).get("/exports/parties.csv", {"owner": str(alice.pk)})
     b"".join(response.streaming_content)  # type: ignore[attr-defined]
