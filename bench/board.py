@@ -13,7 +13,6 @@ another deal of the second open stage back to the first). p50/p95/p99 from N req
 the load average beside them, figures in bench/out/. The moves change the database.
 """
 
-import argparse
 import datetime
 import http.client
 import os
@@ -27,7 +26,14 @@ from urllib.parse import quote, urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import TENANT_SLUG, USERNAME_PREFIX, database_label, machine, write_json
+from common import (
+    TENANT_SLUG,
+    USERNAME_PREFIX,
+    database_label,
+    machine,
+    page_bench_arguments,
+    write_json,
+)
 from web import (
     HOST,
     Endpoint,
@@ -156,14 +162,7 @@ def measure_moves(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", default=DEFAULT_DATABASE)
-    parser.add_argument("--port", type=int, default=8262, help="8200–8299")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--clients", type=int, default=1)
-    parser.add_argument("--requests", type=int, default=50, help="per endpoint")
-    parser.add_argument("--seconds", type=float, default=60, help="at most, per endpoint")
+    parser = page_bench_arguments(__doc__.splitlines()[0], database=DEFAULT_DATABASE, port=8262)
     args = parser.parse_args()
     url = args.database_url
     if "bench-board" not in url and "bench_board" not in url:

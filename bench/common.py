@@ -1,5 +1,6 @@
 """What the benchmark scripts share: choosing the database and starting Django on it."""
 
+import argparse
 import json
 import os
 import platform
@@ -86,3 +87,18 @@ def write_json(name: str, payload: dict[str, Any]) -> Path:
     path = OUT / name
     path.write_text(json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n")
     return path
+
+
+def page_bench_arguments(
+    description: str, *, database: str, port: int, requests: int = 50
+) -> argparse.ArgumentParser:
+    """The options every page benchmark on gunicorn takes (reports, board)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--database-url", default=database)
+    parser.add_argument("--port", type=int, default=port, help="8200–8299")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--clients", type=int, default=1)
+    parser.add_argument("--requests", type=int, default=requests, help="per endpoint")
+    parser.add_argument("--seconds", type=float, default=60, help="at most, per endpoint")
+    return parser

@@ -10,7 +10,6 @@ salesperson's sessions, a token): each report page and endpoint over the last 12
 months, p50/p95/p99 from N requests, the load average beside them, figures in bench/out/.
 """
 
-import argparse
 import datetime
 import os
 import sys
@@ -19,7 +18,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import TENANT_SLUG, USERNAME_PREFIX, database_label, machine, write_json
+from common import (
+    TENANT_SLUG,
+    USERNAME_PREFIX,
+    database_label,
+    machine,
+    page_bench_arguments,
+    write_json,
+)
 from web import (
     Endpoint,
     Sample,
@@ -61,14 +67,7 @@ def endpoints() -> list[Endpoint]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", default=DEFAULT_DATABASE)
-    parser.add_argument("--port", type=int, default=8251, help="8200–8299")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--clients", type=int, default=1)
-    parser.add_argument("--requests", type=int, default=50, help="per endpoint")
-    parser.add_argument("--seconds", type=float, default=60, help="at most, per endpoint")
+    parser = page_bench_arguments(__doc__.splitlines()[0], database=DEFAULT_DATABASE, port=8251)
     args = parser.parse_args()
     url = args.database_url
     if "bench-reports" not in url and "bench_reports" not in url:
