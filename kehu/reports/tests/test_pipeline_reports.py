@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from conftest import login
+from conftest import login, page_text
 from kehu.core.context import tenant_scope
 from kehu.core.tests.test_api_problems import api_client, assert_problem, field_errors
 from kehu.reports.definitions import REPORT_LIST
@@ -97,7 +97,7 @@ def test_a_salesperson_sees_only_his_deals(book: Deals, bob: User) -> None:
 def test_an_outsider_sees_none_of_the_firm(book: Deals, charlie: User) -> None:
     for definition in PIPELINE_REPORTS:
         response = login(charlie).get(url(definition.slug), YEAR)
-        page = response.content.decode()
+        page = page_text(response)
         assert response.status_code == 200
         assert "初步接洽" not in page and "甲公司" not in page and "3800" not in page
     # Nor through another firm's pipeline id: it is not a choice.

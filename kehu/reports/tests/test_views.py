@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from conftest import login
+from conftest import login, page_text
 from kehu.core.context import tenant_scope
 from kehu.parties import services as parties
 from kehu.reports.definitions import REPORT_LIST
@@ -71,14 +71,14 @@ def test_pinned_query_counts(
 
 
 def test_a_salesperson_sees_his_own_figures_and_no_rep_filter(book: Book, bob: User) -> None:
-    page = login(bob).get(url("revenue-by-rep"), YEAR).content.decode()
+    page = page_text(login(bob).get(url("revenue-by-rep"), YEAR))
     assert "300.00" in page and "940.00" not in page and "Alice" not in page
     assert 'name="rep"' not in page
 
 
 def test_an_outsider_sees_none_of_the_firm(book: Book, charlie: User) -> None:
     for definition in REPORT_LIST:
-        page = login(charlie).get(url(definition.slug), YEAR).content.decode()
+        page = page_text(login(charlie).get(url(definition.slug), YEAR))
         assert "940" not in page and "甲公司" not in page
 
 
