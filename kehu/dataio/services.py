@@ -58,7 +58,14 @@ def import_upload(*, actor: User, file: File[bytes], target: str = "parties") ->
         raise ValidationError({"file": exc.messages}) from exc
     if file.size > MAX_UPLOAD_BYTES:
         raise ValidationError({"file": _("文件超过 512 MB。")})
-    job = Import(created_by=actor, target=target, file_name=name[:200], file_format=fmt)
+    # The tenant is set now, not at save(): the upload's path is filed under it.
+    job = Import(
+        tenant_id=actor.tenant_id,
+        created_by=actor,
+        target=target,
+        file_name=name[:200],
+        file_format=fmt,
+    )
     job.file.save(name, file, save=False)
     try:
         table = readers.open_table(Path(job.file.path), fmt)

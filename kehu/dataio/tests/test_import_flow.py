@@ -117,6 +117,11 @@ def test_the_guess_maps_every_column(alice: User) -> None:
     }
 
 
+def test_the_upload_is_filed_under_its_tenant(alice: User) -> None:
+    job = _job(alice)
+    assert job.file.name.startswith(f"imports/{alice.tenant_id}/"), job.file.name
+
+
 def test_a_dry_run_writes_nothing_and_says_what_each_row_would_do(alice: User) -> None:
     job = _job(alice)
     services.import_dry_run(actor=alice, job=job)
