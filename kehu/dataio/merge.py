@@ -201,6 +201,7 @@ def party_merge(
     party_clean(survivor)
     survivor.save()
     record.moved, record.removed = _move_references(survivor.pk, loser.pk)
+    record.removed += _demote_primaries(survivor.pk, loser.pk, record.moved)
     record.save()
     search.refresh_keys(survivor)
     if candidate is not None:
@@ -239,6 +240,40 @@ def _move_references(
             f.model._base_manager.filter(pk__in=ids).update(**{f.name: survivor_id})
             moved[reference_label(f)] = ids
     return moved, removed
+
+
+# The parts of which a party has one primary: per kind of contact point, one address.
+PRIMARY_GROUPS = {
+    "parties.contactpoint.party": ("kind",),
+    "parties.address.party": (),
+}
+
+
+def _demote_primaries(
+    survivor_id: int, loser_id: int, moved: Mapping[str, list[int]]
+) -> list[dict[str, Any]]:
+    """The loser's primary parts that moved where the survivor already has a primary of
+    their kind stop being primary, so that the survivor keeps one of each. They are
+    returned dumped as they were (the loser's, primary) for undo to put back."""
+    kept: list[dict[str, Any]] = []
+    for label, group in PRIMARY_GROUPS.items():
+        ids = moved.get(label)
+        if not ids:
+            continue
+        model = apps.get_model(label.rsplit(".", 1)[0])
+        own = model._base_manager.filter(party_id=survivor_id, is_primary=True)
+        taken = {tuple(getattr(row, n) for n in group) for row in own.exclude(pk__in=ids)}
+        for row in model._base_manager.filter(pk__in=ids, is_primary=True).order_by("pk"):
+            key = tuple(getattr(row, n) for n in group)
+            if key not in taken:
+                taken.add(key)  # the first moved primary of its kind stays one
+                continue
+            dumped = _dump(row)
+            dumped["values"]["party_id"] = loser_id
+            kept.append(dumped)
+            row.is_primary = False
+            row.save(update_fields=["is_primary"])
+    return kept
 
 
 def _clashes(

@@ -13,7 +13,7 @@ from kehu.core.context import tenant_scope
 from kehu.dataio import dedup, duplicates, merge
 from kehu.dataio.models import CandidateStatus, DuplicateCandidate, PartyMerge
 from kehu.parties import services
-from kehu.parties.models import ContactPoint, Party, PartyTag, SearchKey
+from kehu.parties.models import Address, ContactPoint, Party, PartyTag, SearchKey
 from kehu.tenancy.models import Tenant, User
 
 
@@ -263,3 +263,50 @@ def test_full_scan_finds_the_pair(acme: Tenant, alice: User, pair: tuple[Party, 
         scan.refresh_from_db()
         assert scan.status == "done" and scan.candidates_found == 1
         assert DuplicateCandidate.objects.filter(party_a=a, party_b=b).exists()
+
+
+def _primaries(party: Party) -> list[tuple[str, str]]:
+    contacts = ContactPoint.objects.filter(party=party, is_primary=True)
+    addresses = Address.objects.filter(party=party, is_primary=True)
+    return sorted(
+        [*contacts.values_list("kind", "value"), *(("address", a.city) for a in addresses)]
+    )
+
+
+def test_the_survivor_keeps_one_primary_of_each_kind_and_undo_gives_the_loser_its_own(
+    acme: Tenant, alice: User
+) -> None:
+    with tenant_scope(acme.pk):
+        a = services.party_create(actor=alice, kind="person", name="王小明")
+        b = services.party_create(actor=alice, kind="person", name="王晓明")
+        services.contact_point_add(
+            actor=alice, party=a, kind="mobile", value="13812345678", is_primary=True
+        )
+        services.contact_point_add(
+            actor=alice, party=b, kind="mobile", value="13987654321", is_primary=True
+        )
+        services.contact_point_add(
+            actor=alice, party=b, kind="email", value="w@example.cn", is_primary=True
+        )
+        for party, city in ((a, "深圳市"), (b, "广州市")):
+            services.address_add(
+                actor=alice,
+                party=party,
+                kind="office",
+                province="广东省",
+                city=city,
+                is_primary=True,
+            )
+        loser_before = _primaries(b)
+        record = merge.party_merge(actor=alice, survivor=a, loser=b, choices={})
+        # The survivor's own mobile and address stay primary; the loser's email, the
+        # only one of its kind, stays primary too.
+        assert _primaries(a) == [
+            ("address", "深圳市"),
+            ("email", "w@example.cn"),
+            ("mobile", "+8613812345678"),
+        ]
+        assert ContactPoint.objects.filter(party=a, kind="mobile").count() == 2
+        merge.party_merge_undo(actor=alice, record=record)
+        assert _primaries(b) == loser_before
+        assert _primaries(a) == [("address", "深圳市"), ("mobile", "+8613812345678")]
