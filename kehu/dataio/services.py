@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from kehu.core.audit import audit_write
 from kehu.core.bulk import BulkWriter
+from kehu.core.context import current_tenant_id
 from kehu.core.models import AuditEntry
 from kehu.dataio import mapping as mappings
 from kehu.dataio import readers
@@ -60,7 +61,7 @@ def import_upload(*, actor: User, file: File[bytes], target: str = "parties") ->
         raise ValidationError({"file": _("文件超过 512 MB。")})
     # The tenant is set now, not at save(): the upload's path is filed under it.
     job = Import(
-        tenant_id=actor.tenant_id,
+        tenant_id=current_tenant_id(),
         created_by=actor,
         target=target,
         file_name=name[:200],
