@@ -229,6 +229,21 @@ def candidates_record(matches: Iterable[Match]) -> int:
     return len(new)
 
 
+def candidates_for_pairs(pairs: Iterable[tuple[int, int]]) -> int:
+    """Pairs written despite a warning (an import told to create anyway): scored like a
+    scan's and put in the review queue. Returns how many were new."""
+    pairs = list(pairs)
+    if not pairs:
+        return 0
+    ids = {pk for pair in pairs for pk in pair}
+    profiles = {p.id: p for p in _profiles(Party.objects.filter(pk__in=ids))}
+    return candidates_record(
+        dedup.score_pair(profiles[a], profiles[b])
+        for a, b in pairs
+        if a in profiles and b in profiles
+    )
+
+
 def scan_failed(*, scan_id: int, error: str) -> None:
     DuplicateScan.objects.filter(pk=scan_id).update(status=ScanStatus.FAILED, error=error[:2000])
 

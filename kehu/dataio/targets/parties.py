@@ -29,7 +29,7 @@ from kehu.core.audit import diff, snapshot
 from kehu.core.bulk import AUDIT_COLUMNS, BulkWriter, Row
 from kehu.core.context import current_tenant_id
 from kehu.core.models import AuditEntry
-from kehu.dataio import checks, normalizers
+from kehu.dataio import checks, duplicates, normalizers
 from kehu.dataio.mapping import TargetField
 from kehu.dataio.models import DuplicatePolicy, ExternalKey, Import, Outcome
 from kehu.dataio.targets import RowResult, SourceRow
@@ -201,6 +201,8 @@ class Plan:
     errors: list[str] = field(default_factory=list)
     outcome: str = ""
     notes: list[str] = field(default_factory=list)
+    # The party this row is likely a duplicate of, when the import creates it anyway.
+    duplicate_of: int | None = None
 
     def result(self) -> RowResult:
         party_id = self.main.id if self.main else None
@@ -463,8 +465,8 @@ class PartyTarget:
 
     def _match(self, plans: list[Plan]) -> None:
         found = self._lookup([p for p in plans if p.main], self.key)
-        duplicates = self._duplicates(plans)
-        visible = self._visible({p.pk for p in (*found.values(), *duplicates.values())})
+        likely = self._duplicates(plans)
+        visible = self._visible({p.pk for p in (*found.values(), *likely.values())})
         seen = self.seen
         for plan in plans:
             assert plan.main is not None
@@ -480,8 +482,8 @@ class PartyTarget:
             if key:
                 seen[marked] = plan.number
             existing = found.get(key) if key else None
-            if existing is None and plan.number in duplicates:
-                existing = self._on_duplicate(plan, duplicates[plan.number])
+            if existing is None and plan.number in likely:
+                existing = self._on_duplicate(plan, likely[plan.number])
                 if plan.outcome:
                     continue
             if existing is None and self._in_file_duplicate(plan):
@@ -536,6 +538,8 @@ class PartyTarget:
         ):
             plan.outcome = Outcome.DUPLICATE
             return None
+        if self.policy == DuplicatePolicy.CREATE and same_kind:
+            plan.duplicate_of = other.pk  # created, then queued for review with it
         return other if self.policy == DuplicatePolicy.UPDATE else None
 
     def _key_of(self, plan: Plan, key: str) -> str:
@@ -712,6 +716,11 @@ class PartyTarget:
             ):
                 writer.external_key(plan.main, self.source, plan.external_id)
         writer.flush()
+        duplicates.candidates_for_pairs(
+            (p.main.id, p.duplicate_of)
+            for p in plans
+            if p.main and p.main.id and p.duplicate_of and p.outcome == Outcome.CREATED
+        )
 
     def _write_draft(self, writer: "_BatchWriter", draft: Draft) -> None:
         party = draft.party

@@ -4,7 +4,15 @@ import pytest
 
 from kehu.core.models import AuditEntry
 from kehu.dataio import services
-from kehu.dataio.models import ExternalKey, Import, ImportRow, ImportStatus, Outcome, Phase
+from kehu.dataio.models import (
+    DuplicateCandidate,
+    ExternalKey,
+    Import,
+    ImportRow,
+    ImportStatus,
+    Outcome,
+    Phase,
+)
 from kehu.dataio.tests.conftest import csv_bytes, run, upload
 from kehu.parties.models import Address, ContactPoint, Party, PartyLink, PartyRole, PartyTag
 from kehu.parties.search import matching_party_ids
@@ -230,6 +238,9 @@ def test_a_row_sharing_an_email_with_a_party_is_a_likely_duplicate(
     assert result.outcome == outcome
     assert any("疑似与已有客户「李娜」" in m for m in result.messages)
     assert Party.objects.count() == parties
+    # Created anyway, the pair waits in the review queue; skipped or updated, no pair.
+    pairs = list(DuplicateCandidate.objects.values_list("party_a__name", "party_b__name"))
+    assert pairs == ([("李娜", "李娜娜")] if policy == "create" else [])
 
 
 def test_the_same_key_twice_in_a_file_is_one_party(alice: User) -> None:
