@@ -10,6 +10,7 @@ the people's call).
 
 import datetime
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -286,7 +287,24 @@ def _fallback_message(result: scoring.Result) -> str:
     }
 
 
+class _Clock:
+    """Seconds per stage of a run, kept with its parameters (how long scoring takes)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = self._start = time.perf_counter()
+
+    def mark(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = round(now - self._last, 3)
+        self._last = now
+
+    def total(self) -> dict[str, float]:
+        return {**self.seconds, "total": round(time.perf_counter() - self._start, 3)}
+
+
 def _score(run: ScoringRun) -> None:
+    clock = _Clock()
     rule = selectors.insight_settings()
     config = _config(rule)
     as_of = run.as_of
@@ -296,9 +314,11 @@ def _score(run: ScoringRun) -> None:
     buying = np.unique(orders.party)
     without_orders = int(customer_ids.size - np.isin(customer_ids, buying).sum())
     customer_ids = customer_ids[np.isin(customer_ids, buying)]
+    clock.mark("read_orders")
     _progress(run, 20)
     categories = _category_counts(customer_ids, as_of)
     hours = _staff_hours(customer_ids, as_of)
+    clock.mark("read_categories_and_hours")
     _progress(run, 30)
     result = scoring.score_customers(
         customer_ids,
@@ -308,6 +328,7 @@ def _score(run: ScoringRun) -> None:
         as_of=day_number(as_of),
         config=config,
     )
+    clock.mark("model")
     _progress(run, 50)
     messages = []
     if result.method == ScoringMethod.RFM:
@@ -317,10 +338,16 @@ def _score(run: ScoringRun) -> None:
             _("%(n)s 位现实客户还没有已确认的订单，未参与评分。") % {"n": without_orders}
         )
     _write_scores(run, result, config)
-    parameters = {**result.parameters, "settings": snapshot(rule, SETTINGS_FIELDS)}
+    clock.mark("write_scores")
     with transaction.atomic():
         CustomerScore.objects.filter(is_latest=True).exclude(run=run).update(is_latest=False)
         CustomerScore.objects.filter(run=run).update(is_latest=True)
+        clock.mark("publish")
+        parameters = {
+            **result.parameters,
+            "settings": snapshot(rule, SETTINGS_FIELDS),
+            "seconds": clock.total(),
+        }
         _progress(
             run,
             100,

@@ -41,6 +41,20 @@ def test_five_customers_are_scored_by_rfm_rules_and_the_run_says_why(
     assert scores["戊公司"].lifecycle_stage == "exploration"
 
 
+def test_a_run_keeps_how_long_each_stage_took(scored: ScoringRun) -> None:
+    seconds = scored.parameters["seconds"]
+    stages = [
+        "read_orders",
+        "read_categories_and_hours",
+        "model",
+        "write_scores",
+        "publish",
+    ]
+    assert list(seconds) == [*stages, "total"]
+    assert all(seconds[stage] >= 0 for stage in stages)
+    assert seconds["total"] >= sum(seconds[stage] for stage in stages) - 0.01
+
+
 def test_returns_and_zero_value_orders(
     scored: ScoringRun, firm: dict[str, Party], in_acme: None
 ) -> None:
