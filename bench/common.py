@@ -20,6 +20,17 @@ USERNAME_PREFIX = "bench_"
 SECRET_KEY = os.environ.get("SECRET_KEY", "kehu-bench-only-secret")
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident memory, MiB: VmHWM, which starts afresh at exec.
+    (ru_maxrss does not: a child started by a big parent reports the parent's peak.)"""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def setup_django(database_url: str) -> None:
     """Point Django at the benchmark database (before anything imports the settings)."""
     os.environ["DATABASE_URL"] = database_url

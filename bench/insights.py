@@ -23,7 +23,6 @@ the database and `--reuse` scores an existing one again (the loading is not time
 import argparse
 import datetime
 import json
-import resource
 import sys
 import time
 from pathlib import Path
@@ -33,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, database_label, machine, setup_django, write_json
+from common import ROOT, database_label, machine, peak_rss_mib, setup_django, write_json
 from generate import analyse, fresh_database, tune_for_loading
 from insights_model import (
     HISTORY_DAYS,
@@ -232,7 +231,7 @@ def score_side(database_url: str) -> dict[str, Any]:
         "rows_written": written,
         "bgnbd": run.parameters.get("bgnbd", {}),
         "gamma_gamma": run.parameters.get("gamma_gamma", {}),
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mib": peak_rss_mib(),
     }
 
 

@@ -16,7 +16,6 @@ under var/. The functions are importable for the end-to-end database benchmark.
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -29,6 +28,8 @@ from numpy.typing import NDArray
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from common import peak_rss_mib  # noqa: E402
 
 from kehu.insights import btyd  # noqa: E402
 
@@ -127,10 +128,6 @@ def run_ours(data: dict[str, NDArray[Any]]) -> dict[str, Any]:
         },
         "finite": bool(np.isfinite(expected).all() and np.isfinite(value).all()),
     }
-
-
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_side(command: list[str], timeout: float) -> dict[str, Any]:

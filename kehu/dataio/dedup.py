@@ -90,8 +90,54 @@ def company_name(name: str) -> str:
     """The part of a company name that tells firms apart: no legal form, no place in
     brackets or in front, no punctuation or spaces, half-width, lower case.
     （深圳）华为技术有限公司, 深圳市华为技术有限公司 and 华为技术（深圳）有限公司 → 华为技术."""
+    return _company_parts(name)[0]
+
+
+def company_place(name: str) -> str:
+    """Where a company name says it is, as "province|city" (either part may be empty):
+    深圳市腾讯科技有限公司 and 腾讯科技（深圳）有限公司 → 广东省|深圳市; "" when it says not."""
+    return _place_of(_company_parts(name)[1])
+
+
+_province_names = functools.cache(regions.province_names)
+
+
+def _place_of(removed: list[str]) -> str:
+    province, city = "", ""
+    for place in removed:
+        short = place.removesuffix("省").removesuffix("市")
+        whole = _province_names().get(place) or _province_names().get(short)
+        if whole:
+            province = province or whole
+            continue
+        found = regions.cities_anywhere().get(place) or regions.cities_anywhere().get(short)
+        if found:
+            candidates = [pc for pc in found if not province or pc[0] == province]
+            province, city = (candidates or found)[0]
+    return f"{province}|{city}" if province or city else ""
+
+
+def places_differ(a: str, b: str) -> bool:
+    """Two places that cannot be the same (different provinces, or different cities)."""
+    if not a or not b:
+        return False
+    province_a, city_a = a.split("|")
+    province_b, city_b = b.split("|")
+    return province_a != province_b or bool(city_a and city_b and city_a != city_b)
+
+
+def _company_parts(name: str) -> tuple[str, list[str]]:
+    """The reduced name (see company_name) and the place names taken out of it."""
     text = fold(name)
-    text = _BRACKETED.sub(lambda m: "" if _is_place(m.group(1)) else m.group(1), text)
+    removed: list[str] = []
+
+    def bracket(match: re.Match[str]) -> str:
+        if _is_place(match.group(1)):
+            removed.append(match.group(1).strip())
+            return ""
+        return match.group(1)
+
+    text = _BRACKETED.sub(bracket, text)
     text = _ENGLISH_FORMS.sub("", text)
     text = _NOT_WORD.sub("", text)
     text = _strip_legal_forms(text)
@@ -100,11 +146,12 @@ def company_name(name: str) -> str:
         match = places.match(text)
         if match is None or len(text) - match.end() < 2:
             break
+        removed.append(match.group(0))
         text = text[match.end() :]
         text = text.removeprefix("省").removeprefix("市") if len(text) > 2 else text
         if match.group(0) not in regions.province_names():
             break
-    return text
+    return text, removed
 
 
 def _strip_legal_forms(text: str) -> str:
@@ -200,6 +247,7 @@ class Profile:
     uscc: str = ""
     address: str = ""
     birthday: str = ""
+    place: str = ""  # where an organisation's name says it is (company_place)
 
 
 def profile(
@@ -213,7 +261,11 @@ def profile(
     address: str = "",
     birthday: str = "",
 ) -> Profile:
-    key = name_key(kind, name)
+    if kind == "organisation":
+        key, removed = _company_parts(name)
+        place = _place_of(removed)
+    else:
+        key, place = person_name(name), ""
     tokens = tuple(pinyin_syllables(key if kind == "organisation" else fold(name)))
     return Profile(
         id=id,
@@ -227,6 +279,7 @@ def profile(
         uscc=fold(uscc).upper(),
         address=address_key(address),
         birthday=birthday,
+        place=place,
     )
 
 
@@ -242,7 +295,12 @@ def blocking_keys(p: Profile) -> set[str]:
     if len(p.tokens) > 1:
         keys.add(f"s{kind}{' '.join(sorted(p.tokens))}")
     if DELETION_MIN <= len(p.key) <= DELETION_MAX:
+        # The key with each character left out, and the key itself: a name one
+        # character short of another's meets it here.
         keys.update(f"d{kind}{p.key[:i]}{p.key[i + 1 :]}" for i in range(len(p.key)))
+        keys.add(f"d{kind}{p.key}")
+    if p.birthday:
+        keys.add(f"b{kind}{p.birthday}")
     if p.address:
         keys.add(f"a{kind}{p.address}")
     return keys
@@ -272,6 +330,9 @@ BIRTHDAY_WEIGHT = 0.2
 BIRTHDAY_CONFLICT = 0.3
 ADDRESS_WEIGHT = 0.3
 ADDRESS_FLOOR = 0.85
+# Firms whose names put them in different cities are different firms (a branch is its
+# own legal entity too): 武汉天信商贸 and 青岛天信商贸.
+PLACE_CONFLICT = 0.3
 
 
 def name_similarity(a: Profile, b: Profile) -> float:
@@ -289,8 +350,22 @@ def _evidence_bound(a: Profile, b: Profile) -> float:
     """The most the evidence besides the name can add to the pair's score."""
     bound = PHONE_WEIGHT if a.phones & b.phones else 0.0
     bound += EMAIL_WEIGHT if a.emails & b.emails else 0.0
-    bound += BIRTHDAY_WEIGHT if a.birthday and a.birthday == b.birthday else 0.0
+    if a.birthday and b.birthday:
+        if a.birthday == b.birthday:
+            bound += BIRTHDAY_WEIGHT
+        elif _birthday_typo(a.birthday, b.birthday):
+            bound += BIRTHDAY_WEIGHT / 2
     return bound + (ADDRESS_WEIGHT if a.address and b.address else 0.0)
+
+
+def _birthday_typo(a: str, b: str) -> bool:
+    """One digit mistyped (1965-06-15 / 1965-06-16), or month and day swapped in an ISO
+    date (1965-03-04 / 1965-04-03)."""
+    if len(a) != len(b):
+        return False
+    if sum(x != y for x, y in zip(a, b, strict=True)) == 1:
+        return True
+    return len(a) == 10 and a[:4] == b[:4] and a[5:7] == b[8:10] and a[8:10] == b[5:7]
 
 
 def could_match(a: Profile, b: Profile, threshold: float = CANDIDATE_SCORE) -> bool:
@@ -323,9 +398,15 @@ def score_pair(a: Profile, b: Profile) -> Match:
         if a.birthday == b.birthday:
             score += BIRTHDAY_WEIGHT
             reasons.append(["same_birthday", 0])
+        elif _birthday_typo(a.birthday, b.birthday):
+            score += BIRTHDAY_WEIGHT / 2
+            reasons.append(["birthday_alike", 0])
         else:
             score -= BIRTHDAY_CONFLICT
             reasons.append(["birthday_differs", 0])
+    if places_differ(a.place, b.place):
+        score -= PLACE_CONFLICT
+        reasons.append(["place_differs", 0])
     if a.address and b.address:
         address = fuzz.ratio(a.address, b.address) / 100
         if address >= ADDRESS_FLOOR:
@@ -352,6 +433,8 @@ def explain(reasons: Iterable[list[str | int]]) -> str:
         "same_email": _("同一邮箱"),
         "same_birthday": _("生日相同"),
         "birthday_differs": _("生日不同"),
+        "birthday_alike": _("生日只差一位"),
+        "place_differs": _("名称中的城市不同"),
         "kind_differs": _("类型不同"),
     }
     parts = []

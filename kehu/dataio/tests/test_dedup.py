@@ -82,3 +82,55 @@ def test_blocking_finds_the_pairs_and_only_those_alike() -> None:
     ]
     found = {(m.a, m.b) for m in dedup.find_matches(profiles)}
     assert found == {(1, 2), (3, 4), (5, 6)}
+
+
+@pytest.mark.parametrize(
+    ("name", "place"),
+    [
+        ("深圳市腾讯科技有限公司", "广东省|深圳市"),
+        ("腾讯科技（深圳）有限公司", "广东省|深圳市"),
+        ("广东省深圳市腾讯科技有限公司", "广东省|深圳市"),
+        ("广东腾讯科技有限公司", "广东省|"),
+        ("腾讯科技有限公司", ""),
+    ],
+)
+def test_company_place(name: str, place: str) -> None:
+    assert dedup.company_place(name) == place
+
+
+def test_firms_whose_names_name_different_cities_are_not_candidates() -> None:
+    wuhan, qingdao = _org(1, "武汉天信商贸有限公司"), _org(2, "青岛天信商贸集团有限公司")
+    match = dedup.score_pair(wuhan, qingdao)
+    assert match.score < dedup.CANDIDATE_SCORE
+    assert "名称中的城市不同" in match.explanation
+    # The same city written two ways, a province and a city in it, or no city at all
+    # are no conflict.
+    for other in ("天信商贸（武汉）有限公司", "湖北天信商贸有限公司", "天信商贸有限公司"):
+        assert dedup.score_pair(wuhan, _org(3, other)).score >= dedup.CANDIDATE_SCORE, other
+    assert dedup.places_differ("湖北省|武汉市", "广东省|")
+    assert not dedup.places_differ("湖北省|武汉市", "湖北省|")
+
+
+def test_a_mistyped_birthday_is_no_conflict_but_another_is() -> None:
+    def person(id: int, birthday: str) -> dedup.Profile:
+        return dedup.profile(
+            id=id, kind="person", name="李娜", birthday=birthday, address="杭州市西湖区文三路 8 号"
+        )
+
+    base = person(1, "1985-03-04")
+    same = dedup.score_pair(base, person(2, "1985-03-04")).score
+    typo = dedup.score_pair(base, person(3, "1985-03-05"))
+    swapped = dedup.score_pair(base, person(4, "1985-04-03")).score
+    other = dedup.score_pair(base, person(5, "1990-11-20")).score
+    assert same > typo.score == swapped > other
+    assert typo.score >= dedup.CANDIDATE_SCORE > other
+    assert "生日只差一位" in typo.explanation
+
+
+def test_a_name_one_character_short_and_a_shared_birthday_share_a_block() -> None:
+    long = dedup.profile(id=1, kind="person", name="christina coleman")
+    short = dedup.profile(id=2, kind="person", name="christina colemn")
+    assert dedup.blocking_keys(long) & dedup.blocking_keys(short)
+    a = dedup.profile(id=3, kind="person", name="王小明", birthday="1990-01-02")
+    b = dedup.profile(id=4, kind="person", name="王晓敏", birthday="1990-01-02")
+    assert dedup.blocking_keys(a) & dedup.blocking_keys(b)
