@@ -13,6 +13,7 @@ from kehu.insights import selectors, services
 from kehu.insights.models import CustomerScore, RunStatus, ScoringRun, StageOverride
 from kehu.insights.tests.conftest import AS_OF
 from kehu.parties.models import Party
+from kehu.sales.models import Product, ProductCategory
 from kehu.tenancy.models import Tenant, User
 
 
@@ -157,3 +158,42 @@ def test_settings_change_the_result(firm: dict[str, Party], alice: User, in_acme
     services.insight_settings_update(actor=alice, horizon_months=12)
     services.scoring_run_now(actor=alice, as_of=AS_OF + datetime.timedelta(days=1))
     assert 0 < latest(firm["甲公司"]).current_value < long
+
+
+def test_the_orders_as_read_for_scoring(firm: dict[str, Party], in_acme: None) -> None:
+    orders = services._read_orders(AS_OF)
+    ding = orders.party == firm["丁公司"].pk
+    rows = sorted(
+        zip(
+            (AS_OF - services.EPOCH).days - orders.day[ding],
+            orders.revenue[ding],
+            orders.profit[ding],
+            orders.cost_known[ding],
+            orders.is_return[ding],
+            strict=True,
+        )
+    )
+    # The return is dated on its original's day (80 days ago), with its minus signs; the
+    # free sample has no cost, and needs none: its revenue is 0.
+    assert [tuple(map(float, row[:3])) + tuple(map(bool, row[3:])) for row in rows] == [
+        (80.0, -100.0, -40.0, True, True),
+        (80.0, 400.0, 160.0, True, False),
+        (90.0, 0.0, 0.0, True, False),
+    ]
+    # Another firm's orders are not read.
+    assert set(orders.party.tolist()) == {p.pk for p in firm.values()}
+
+
+def test_category_breadth_counts_categories_and_each_product_without_one(
+    firm: dict[str, Party], alice: User, in_acme: None
+) -> None:
+    def breadth() -> dict[str, int]:
+        run = services.scoring_run_now(actor=alice, as_of=AS_OF)
+        rows = CustomerScore.objects.filter(run=run).values_list("party__name", "category_count")
+        return dict(rows)
+
+    # Chair and desk have no category: each counts as its own. A return is no purchase.
+    assert breadth() == {"甲公司": 2, "乙公司": 1, "丙公司": 1, "丁公司": 2, "戊公司": 1}
+    furniture = ProductCategory.objects.create(name="家具")
+    Product.objects.filter(code__in=["CH", "DK"]).update(category=furniture)
+    assert breadth() == {"甲公司": 1, "乙公司": 1, "丙公司": 1, "丁公司": 2, "戊公司": 1}
