@@ -469,35 +469,47 @@ def gamma_gamma_log_likelihood(
 
 
 class _GammaGammaObjective:
-    """Negative mean log-likelihood and gradient in log-parameters; the gamma functions
-    are evaluated once per distinct frequency."""
+    """Negative mean log-likelihood and gradient in log-parameters.
+
+    Summed over customers, every term but log(v + m̄x) is a parameter times a sum fixed
+    by the data (computed once here), and the gamma functions depend on the frequency
+    alone (evaluated once per distinct frequency, weighted by its count). An evaluation
+    is then one logarithm and one reciprocal per customer."""
 
     def __init__(self, x: FloatArray, m: FloatArray) -> None:
-        self.ux, self.ix = np.unique(x, return_inverse=True)
-        self.x, self.m = x, m
-        self.log_m, self.log_x = np.log(m), np.log(x)
-        self.mx = m * x
+        self.ux, counts = np.unique(x, return_counts=True)
+        self.counts = counts.astype(np.float64)
+        self.x, self.mx = x, m * x
         self.n = x.size
+        log_m = np.log(m)
+        self.sum_x_log_mx = float(np.sum(x * (log_m + np.log(x))))
+        self.sum_log_m = float(np.sum(log_m))
 
     def __call__(self, theta: FloatArray) -> tuple[float, FloatArray]:
         p, q, v = np.exp(theta)
-        x, px, pux, ix = self.x, p * self.x, p * self.ux, self.ix
+        n, ux, c = self.n, self.ux, self.counts
         log_vmx = np.log(v + self.mx)
-        gammas = (special.gammaln(pux + q) - special.gammaln(pux))[ix]
-        dg_pxq = special.digamma(pux + q)[ix]
+        inv_vmx = 1.0 / (v + self.mx)
+        sum_x_log_vmx, sum_log_vmx = float(np.sum(self.x * log_vmx)), float(np.sum(log_vmx))
+        sum_x_inv, sum_inv = float(np.sum(self.x * inv_vmx)), float(np.sum(inv_vmx))
+        pux = p * ux
+        gammas = float(np.sum(c * (special.gammaln(pux + q) - special.gammaln(pux))))
+        dg_pxq = special.digamma(pux + q)
         ll = (
             gammas
-            - special.gammaln(q)
-            + q * np.log(v)
-            + (px - 1.0) * self.log_m
-            + px * self.log_x
-            - (px + q) * log_vmx
+            - n * special.gammaln(q)
+            + n * q * np.log(v)
+            + p * self.sum_x_log_mx
+            - self.sum_log_m
+            - p * sum_x_log_vmx
+            - q * sum_log_vmx
         )
-        d_p = x * (dg_pxq - special.digamma(pux)[ix] + self.log_m + self.log_x - log_vmx)
-        d_q = dg_pxq - special.digamma(q) + np.log(v) - log_vmx
-        d_v = q / v - (px + q) / (v + self.mx)
-        grad = np.array([d_p.sum() * p, d_q.sum() * q, d_v.sum() * v]) / self.n
-        return -float(ll.sum()) / self.n, -grad
+        d_p = float(np.sum(c * ux * (dg_pxq - special.digamma(pux)))) + self.sum_x_log_mx
+        d_p -= sum_x_log_vmx
+        d_q = float(np.sum(c * dg_pxq)) - n * special.digamma(q) + n * np.log(v) - sum_log_vmx
+        d_v = n * q / v - p * sum_x_inv - q * sum_inv
+        grad = np.array([d_p * p, d_q * q, d_v * v]) / n
+        return -float(ll) / n, -grad
 
 
 def fit_gamma_gamma(frequency: ArrayLike, monetary: ArrayLike) -> GammaGammaParams:
