@@ -148,6 +148,11 @@ class ChineseSet:
         self.data = data
         self.cities = [(p.name, c) for p in data.PROVINCES for c in p.cities]
         self.surnames = [s for s, _w in data.SURNAMES[:60]]
+        # Brands (字号) of two characters out of about 130: the demo's brand characters
+        # alone (50) would give only 2,450 brands, and unrelated firms of one brand and
+        # trade by the hundred, which no reviewer could tell from duplicates either.
+        chars = data.BRAND_CHARS + data.GIVEN_CHARS_MALE + data.GIVEN_CHARS_FEMALE
+        self.brand_chars = sorted(set(chars))
         self.records: list[dict[str, Any]] = []
         self.truth: set[Pair] = set()
         self.hard_negatives = 0
@@ -185,7 +190,7 @@ class ChineseSet:
 
     def _organisation(self, n: int) -> dict[str, Any]:
         province, city = self.rng.choice(self.cities)
-        brand = "".join(self.rng.sample(self.data.BRAND_CHARS, 2))
+        brand = "".join(self.rng.sample(self.brand_chars, 2))
         business = self.rng.choice(self.data.BUSINESSES)[0]
         form = self.rng.choice(self.data.LEGAL_FORMS)[0]
         place = city.name.removesuffix("市")

@@ -27,6 +27,7 @@ import phonenumbers
 from django.utils.translation import gettext as _
 from pypinyin import Style, lazy_pinyin
 from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
 
 from kehu.dataio import regions
 
@@ -229,7 +230,9 @@ def email_key(value: str) -> str:
 
 
 def address_key(value: str) -> str:
-    return _NOT_WORD.sub("", fold(value))
+    """The address folded, punctuation dropped, words kept apart by one space (Latin
+    addresses; a Chinese one is one word)."""
+    return " ".join(_NOT_WORD.sub(" ", fold(value)).split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,7 +305,7 @@ def blocking_keys(p: Profile) -> set[str]:
     if p.birthday:
         keys.add(f"b{kind}{p.birthday}")
     if p.address:
-        keys.add(f"a{kind}{p.address}")
+        keys.add(f"a{kind}{p.address.replace(' ', '')}")
     return keys
 
 
@@ -323,7 +326,7 @@ class Match:
 # Weights (docs/decisions/0010-duplicates.md). A firm's name alone is strong evidence;
 # a person's is not (there are many 张伟): a person needs a phone, an email, a birthday
 # or an address besides.
-NAME_WEIGHT = {"organisation": 0.85, "person": 0.55}
+NAME_WEIGHT = {"organisation": 0.82, "person": 0.55}
 PHONE_WEIGHT = 0.4
 EMAIL_WEIGHT = 0.35
 BIRTHDAY_WEIGHT = 0.2
@@ -336,13 +339,18 @@ PLACE_CONFLICT = 0.3
 
 
 def name_similarity(a: Profile, b: Profile) -> float:
-    """The best of: the reduced names compared as characters; their pinyin (homophone
-    typos); and 95% for the same pinyin tokens in another order (Smith John)."""
+    """The best of: the reduced names compared as characters; as pinyin syllables, one
+    by one (a homophone typo, 腾迅 for 腾讯, is no change; 恒美 and 盛美 differ by a
+    syllable, not a letter); and, for people, 95% for the same syllables in another
+    order (Smith John)."""
     if not a.key or not b.key:
         return 0.0
     chars = fuzz.ratio(a.key, b.key)
-    sounds = fuzz.ratio(a.pinyin, b.pinyin) * 0.95
-    order = 95.0 if sorted(a.tokens) == sorted(b.tokens) else 0.0
+    sounds = fuzz.ratio(a.tokens, b.tokens) * 0.95  # syllable by syllable
+    # A person's name in another order is the same name; a firm's brand is not (锐倩 and
+    # 倩锐 are two brands).
+    reordered = a.kind == "person" and sorted(a.tokens) == sorted(b.tokens)
+    order = 95.0 if reordered else 0.0
     return max(chars, sounds, order) / 100
 
 
@@ -356,6 +364,31 @@ def _evidence_bound(a: Profile, b: Profile) -> float:
         elif _birthday_typo(a.birthday, b.birthday):
             bound += BIRTHDAY_WEIGHT / 2
     return bound + (ADDRESS_WEIGHT if a.address and b.address else 0.0)
+
+
+_NUMBER = re.compile(r"\d+")
+
+
+def _address_similarity(a: str, b: str) -> float:
+    """Characters alike, spaces aside; or the same words in another order. Two addresses
+    with different house numbers are different places however alike the rest (人民路
+    12 号 and 人民路 98 号 of one district are 90% alike as text)."""
+    numbers_a, numbers_b = _NUMBER.findall(a), _NUMBER.findall(b)
+    if numbers_a and numbers_b and not _numbers_alike(numbers_a, numbers_b):
+        return 0.0
+    chars = fuzz.ratio(a.replace(" ", ""), b.replace(" ", ""))
+    words = fuzz.token_sort_ratio(a, b) if " " in a or " " in b else 0.0
+    return max(chars, words) / 100
+
+
+def _numbers_alike(a: list[str], b: list[str]) -> bool:
+    """The same numbers, but for a typo in one of them (12 / 13, 126 / 162)."""
+    if len(a) != len(b):
+        return False
+    typos = [(x, y) for x, y in zip(a, b, strict=True) if x != y]
+    return len(typos) <= 1 and all(
+        Levenshtein.distance(x, y) <= 1 or sorted(x) == sorted(y) for x, y in typos
+    )
 
 
 def _birthday_typo(a: str, b: str) -> bool:
@@ -408,7 +441,7 @@ def score_pair(a: Profile, b: Profile) -> Match:
         score -= PLACE_CONFLICT
         reasons.append(["place_differs", 0])
     if a.address and b.address:
-        address = fuzz.ratio(a.address, b.address) / 100
+        address = _address_similarity(a.address, b.address)
         if address >= ADDRESS_FLOOR:
             score += ADDRESS_WEIGHT * address
             reasons.append(["address_alike", round(address * 100)])

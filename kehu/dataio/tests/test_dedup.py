@@ -134,3 +134,31 @@ def test_a_name_one_character_short_and_a_shared_birthday_share_a_block() -> Non
     a = dedup.profile(id=3, kind="person", name="王小明", birthday="1990-01-02")
     b = dedup.profile(id=4, kind="person", name="王晓敏", birthday="1990-01-02")
     assert dedup.blocking_keys(a) & dedup.blocking_keys(b)
+
+
+def test_addresses_on_one_road_with_other_house_numbers_are_not_alike() -> None:
+    def firm(id: int, name: str, address: str) -> dedup.Profile:
+        return _org(id, name, address=address)
+
+    a = firm(1, "武汉安宇信息技术有限公司", "湖北省武汉市洪山区珞喻路 129 号")
+    neighbour = firm(2, "武汉弘宇信息技术有限公司", "湖北省武汉市洪山区珞喻路 981 号")
+    typo = firm(3, "武汉弘宇信息技术有限公司", "湖北省武汉市洪山区珞瑜路 128 号")
+    assert "address_alike" not in str(dedup.score_pair(a, neighbour).reasons)
+    assert "address_alike" in str(dedup.score_pair(a, typo).reasons)  # one digit off
+    words = dedup.profile(
+        id=4, kind="person", name="x", address="30 wallace heights learmonth drive"
+    )
+    swapped = dedup.profile(
+        id=5, kind="person", name="x", address="30 learmonth drive wallace heights"
+    )
+    assert ["address_alike", 100] in dedup.score_pair(words, swapped).reasons
+
+
+def test_a_brand_in_another_order_is_another_brand() -> None:
+    firms = dedup.score_pair(_org(1, "锐倩文化传媒有限公司"), _org(2, "倩锐文化传媒有限公司"))
+    assert firms.score < dedup.CANDIDATE_SCORE
+    people = dedup.name_similarity(
+        dedup.profile(id=3, kind="person", name="John Smith"),
+        dedup.profile(id=4, kind="person", name="Smith John"),
+    )
+    assert people == 0.95
