@@ -28,6 +28,11 @@ AUDIT_COLUMNS = (
 )
 
 
+class EncodedJSON(str):
+    """JSON text a writer made itself (formatting a fixed shape is many times cheaper
+    than json.dumps of a dict per row): written as it is into a JSON field."""
+
+
 class BulkWriter:
     """Inserts plain rows into a model's table, one statement per batch.
 
@@ -142,6 +147,9 @@ class _InsertPlan:
             values = list(row)
             for k, (i, f) in enumerate(self.converters):
                 value = values[i]
+                if isinstance(value, EncodedJSON):
+                    values[i] = str(value)
+                    continue
                 if value is not last_in[k] or value is None:
                     last_in[k] = value
                     # prepared=True: the values are already the right Python types, so

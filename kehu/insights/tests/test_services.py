@@ -197,3 +197,21 @@ def test_category_breadth_counts_categories_and_each_product_without_one(
     furniture = ProductCategory.objects.create(name="家具")
     Product.objects.filter(code__in=["CH", "DK"]).update(category=furniture)
     assert breadth() == {"甲公司": 1, "乙公司": 1, "丙公司": 1, "丁公司": 2, "戊公司": 1}
+
+
+def test_stage_reasons_are_written_as_json_of_the_rows_own_signals(
+    scored: ScoringRun, in_acme: None
+) -> None:
+    thresholds = services.stage_thresholds(services._config(selectors.insight_settings()))
+    for score in CustomerScore.objects.filter(run=scored):
+        reasons = score.stage_reasons
+        assert set(reasons) == {"rule", "signals", "thresholds"}
+        assert reasons["thresholds"] == thresholds
+        signals = reasons["signals"]
+        assert (signals["tenure_days"], signals["recency_days"]) == (
+            score.tenure_days,
+            score.recency_days,
+        )
+        assert signals["p_alive"] == pytest.approx(score.p_alive)
+        assert signals["frequency_trend"] == pytest.approx(score.frequency_trend)
+        assert isinstance(signals["had_before"], bool) and isinstance(reasons["rule"], str)
