@@ -4,14 +4,17 @@ party's first sale making it current, returns against their original order."""
 
 import datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from django.test import TestCase
 from django.utils import translation
 
 from kehu.core.context import tenant_scope
 from kehu.core.models import AuditEntry
 from kehu.dataio import services
 from kehu.dataio.models import Import, ImportRow, ImportStatus, Outcome
+from kehu.dataio.targets.orders import OrderTarget
 from kehu.dataio.tests.conftest import csv_bytes, run, upload
 from kehu.parties import services as parties
 from kehu.parties.models import Party, RelationshipState
@@ -215,3 +218,41 @@ def test_a_return_names_its_original_order(alice: User, world: dict[str, object]
     )
     assert run(alice, _job(alice, [header, back])).counts == {"unchanged": 1}
     assert Order.objects.filter(kind=OrderKind.RETURN).count() == 1
+
+
+def test_a_failed_batch_of_orders_is_rolled_back_whole_and_the_run_resumes(
+    alice: User, world: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three-line orders in batches of 2 rows: each batch is one whole order (the batch
+    grows to the order's end); the second fails after writing, and the resumed run
+    starts at the second order, so each order has its three lines once."""
+    monkeypatch.setattr(services, "BATCH_ROWS", 2)
+    rows = [HEADER]
+    for n in range(1, 4):
+        first = [f"SO-{n}", "杭州云帆贸易有限公司", "2024-03-05", "P-100", "1", "", "", "", ""]
+        rows += [first, *([f"SO-{n}", "", "", "P-200", "1", "", "", "", ""] for _ in range(2))]
+    job = services.import_dry_run(actor=alice, job=_job(alice, rows))
+    assert job.total_rows == 9
+    original = OrderTarget.process
+    calls = {"n": 0}
+
+    def process(self: OrderTarget, batch: Any, *, write: bool) -> Any:
+        calls["n"] += 1
+        results = original(self, batch, write=write)
+        if calls["n"] == 2:
+            raise RuntimeError("disk full")
+        return results
+
+    monkeypatch.setattr(OrderTarget, "process", process)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        services.import_start(actor=alice, job=job)
+    job.refresh_from_db()
+    assert (job.status, job.rows_done) == (ImportStatus.FAILED, 3)
+    assert list(Order.objects.values_list("number", flat=True)) == ["SO-1"]
+    monkeypatch.setattr(OrderTarget, "process", original)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        services.import_resume(actor=alice, job=job)
+    job.refresh_from_db()
+    assert (job.status, job.counts) == (ImportStatus.DONE, {"created": 9})
+    lines = {o.number: o.lines.count() for o in Order.objects.all()}
+    assert lines == {"SO-1": 3, "SO-2": 3, "SO-3": 3}
