@@ -8,17 +8,49 @@ name two visible parties share is refused as ambiguous rather than guessed.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Iterable, Sequence
+from functools import cached_property
+from typing import Any, Protocol, TypeVar
 
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from kehu.dataio import normalizers
-from kehu.dataio.models import ExternalKey, Import
-from kehu.dataio.targets import SourceRow
+from kehu.dataio.mapping import TargetField
+from kehu.dataio.models import ExternalKey, Import, Outcome
+from kehu.dataio.targets import RowResult, SourceRow
 from kehu.parties.models import Party
 from kehu.parties.selectors import parties_visible_to
 from kehu.tenancy.models import User
+
+T = TypeVar("T")
+# The customer a row of interactions or orders is about.
+PARTY_REFERENCE_FIELDS = [
+    TargetField(
+        "party_key",
+        gettext_lazy("客户编号"),
+        ("客户编号", "客户ID", "客户代码", "Customer ID", "Customer No", "Account ID"),
+    ),
+    TargetField(
+        "party_name",
+        gettext_lazy("客户名称"),
+        (
+            "客户名称",
+            "客户",
+            "公司",
+            "公司名称",
+            "单位",
+            "单位名称",
+            "购买方",
+            "Customer",
+            "Customer Name",
+            "Company",
+            "Account",
+            "Account Name",
+        ),
+    ),
+]
 
 
 class HasErrors(Protocol):
@@ -26,6 +58,12 @@ class HasErrors(Protocol):
     def number(self) -> int: ...
     @property
     def errors(self) -> list[str]: ...
+
+
+class Planned(HasErrors, Protocol):
+    outcome: str
+
+    def result(self) -> RowResult: ...
 
 
 class RowReader:
@@ -59,6 +97,35 @@ class RowReader:
         columns = self.columns.get(key, [])
         return columns[0] if columns else -1
 
+    @cached_property
+    def staff(self) -> dict[str, User]:
+        return staff_by_name()
+
+    def _staff_named(self, plan: HasErrors, column: int, value: str) -> User | None:
+        """The active staff member a cell names (None, and an error, when there is none)."""
+        user = self.staff.get(normalizers.text(value).lower())
+        if user is None:
+            self._error(plan, column, [_("找不到这位在职员工：%(value)s") % {"value": value}])
+        return user
+
+    def _staff_in(self, row: SourceRow, plan: HasErrors, key: str) -> User:
+        """The staff member the row's cell names; the importing user when it is empty."""
+        column, value = self._cell(row, key)
+        return (self._staff_named(plan, column, value) if value else None) or self.actor
+
+    def _parsed(
+        self, row: SourceRow, plan: HasErrors, key: str, parse: Callable[[str], T]
+    ) -> T | None:
+        """The cell through a normaliser: None when empty, or (with an error) when bad."""
+        column, value = self._cell(row, key)
+        if not value:
+            return None
+        try:
+            return parse(value)
+        except ValidationError as exc:
+            self._error(plan, column, exc.messages)
+            return None
+
     def _error(self, plan: HasErrors, column: int, messages: Iterable[str]) -> None:
         """「第 42 行，「客户名称」列：…」, or without the column when there is none."""
         header = self.headers[column] if 0 <= column < len(self.headers) else ""
@@ -69,6 +136,35 @@ class RowReader:
                 if header
                 else _("第 %(row)s 行：%(message)s") % {"row": plan.number, "message": message}
             )
+
+
+class PlannedTarget(RowReader):
+    """A target that plans each row, matches the batch's good rows against the archive,
+    then writes those that create or update something: the batch's steps."""
+
+    def process(self, rows: Sequence[SourceRow], *, write: bool) -> list[RowResult]:
+        plans: list[Any] = [self._plan(row) for row in rows]
+        self._prepare(plans)
+        live = [p for p in plans if not p.errors]
+        self._match(live)
+        if write:
+            self._write([p for p in live if p.outcome in {Outcome.CREATED, Outcome.UPDATED}])
+        for plan in plans:
+            if plan.errors:
+                plan.outcome = Outcome.REFUSED
+        return [plan.result() for plan in plans]
+
+    def _plan(self, row: SourceRow) -> Planned:
+        raise NotImplementedError
+
+    def _prepare(self, plans: Sequence[Any]) -> None:
+        """What the batch's rows need read before they are matched (none here)."""
+
+    def _match(self, plans: Sequence[Any]) -> None:
+        raise NotImplementedError
+
+    def _write(self, plans: Sequence[Any]) -> None:
+        raise NotImplementedError
 
 
 def staff_by_name() -> dict[str, User]:

@@ -34,7 +34,12 @@ from kehu.dataio import normalizers
 from kehu.dataio.mapping import TargetField
 from kehu.dataio.models import Import, InteractionKey, Outcome
 from kehu.dataio.targets import RowResult, SourceRow
-from kehu.dataio.targets.common import PartyFinder, RowReader, party_reference, staff_by_name
+from kehu.dataio.targets.common import (
+    PARTY_REFERENCE_FIELDS,
+    PartyFinder,
+    PlannedTarget,
+    party_reference,
+)
 from kehu.parties.models import Party
 from kehu.parties.services import party_touch
 from kehu.tenancy.models import User
@@ -46,28 +51,7 @@ INTERACTION_FIELDS_IMPORTED = [
         gettext_lazy("外部编号"),
         ("外部编号", "记录编号", "互动编号", "记录ID", "External ID", "Record ID", "Activity ID"),
     ),
-    F(
-        "party_key",
-        gettext_lazy("客户编号"),
-        ("客户编号", "客户ID", "客户代码", "Customer ID", "Customer No", "Account ID"),
-    ),
-    F(
-        "party_name",
-        gettext_lazy("客户名称"),
-        (
-            "客户名称",
-            "客户",
-            "公司",
-            "公司名称",
-            "单位",
-            "单位名称",
-            "Customer",
-            "Customer Name",
-            "Company",
-            "Account",
-            "Account Name",
-        ),
-    ),
+    *PARTY_REFERENCE_FIELDS,
     F(
         "kind",
         gettext_lazy("类型"),
@@ -134,30 +118,17 @@ class Plan:
         return RowResult(self.number, self.outcome, party_id, self.errors + self.notes)
 
 
-class InteractionTarget(RowReader):
+class InteractionTarget(PlannedTarget):
     fields = INTERACTION_FIELDS_IMPORTED
 
     def __init__(self, job: Import) -> None:
         super().__init__(job)
         self.source: str = job.option("source") or job.file_name
-        self.staff = staff_by_name()
         self.finder = PartyFinder(self.actor, job.option("source"))
         self.kind_words = _KIND_WORDS | {str(label): v for v, label in InteractionKind.choices}
         self.kind_words |= {v: v for v in InteractionKind.values}
         # The file's interactions seen so far, across batches: {hash of its key: row}.
         self.seen: dict[int, int] = {}
-
-    def process(self, rows: Sequence[SourceRow], *, write: bool) -> list[RowResult]:
-        plans = [self._plan(row) for row in rows]
-        self._find_parties(plans)
-        live = [p for p in plans if not p.errors]
-        self._match(live)
-        if write:
-            self._write([p for p in live if p.outcome in {Outcome.CREATED, Outcome.UPDATED}])
-        for plan in plans:
-            if plan.errors:
-                plan.outcome = Outcome.REFUSED
-        return [plan.result() for plan in plans]
 
     # One row.
 
@@ -181,8 +152,8 @@ class InteractionTarget(RowReader):
             body=body,
             # The moment, or a stand-in on a row refused for it.
             occurred_at=self._moment(row, plan) or timezone.now(),
-            duration_minutes=self._duration(row, plan),
-            created_by=self._staff(row, plan),
+            duration_minutes=self._parsed(row, plan, "duration", normalizers.minutes),
+            created_by=self._staff_in(row, plan, "staff"),
         )
         plan.interaction = interaction
         if plan.errors:
@@ -209,39 +180,15 @@ class InteractionTarget(RowReader):
         return kind
 
     def _moment(self, row: SourceRow, plan: Plan) -> datetime.datetime | None:
-        column, value = self._cell(row, "occurred_at")
-        if not value:
+        if not self._cell(row, "occurred_at")[1]:
             self._error(plan, self._cell_column("occurred_at"), [_("时间为空。")])
             return None
-        try:
-            return normalizers.moment(value)
-        except ValidationError as exc:
-            self._error(plan, column, exc.messages)
-            return None
-
-    def _duration(self, row: SourceRow, plan: Plan) -> int | None:
-        column, value = self._cell(row, "duration")
-        if not value:
-            return None
-        try:
-            return normalizers.minutes(value)
-        except ValidationError as exc:
-            self._error(plan, column, exc.messages)
-            return None
-
-    def _staff(self, row: SourceRow, plan: Plan) -> User:
-        column, value = self._cell(row, "staff")
-        if not value:
-            return self.actor
-        user = self.staff.get(normalizers.text(value).lower())
-        if user is None:
-            self._error(plan, column, [_("找不到这位在职员工：%(value)s") % {"value": value}])
-            return self.actor
-        return user
+        return self._parsed(row, plan, "occurred_at", normalizers.moment)
 
     # The batch against the archive.
 
-    def _find_parties(self, plans: Sequence[Plan]) -> None:
+    def _prepare(self, plans: Sequence[Plan]) -> None:
+        """Each row's customer, for the whole batch at once."""
         self.finder.load(
             [p.party_key for p in plans if p.party_key],
             [p.party_name for p in plans if p.party_name],

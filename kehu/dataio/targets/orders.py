@@ -31,7 +31,7 @@ from kehu.dataio import normalizers
 from kehu.dataio.mapping import TargetField
 from kehu.dataio.models import Import, Outcome
 from kehu.dataio.targets import RowResult, SourceRow
-from kehu.dataio.targets.common import PartyFinder, RowReader, staff_by_name
+from kehu.dataio.targets.common import PARTY_REFERENCE_FIELDS, PartyFinder, RowReader
 from kehu.parties.models import Party
 from kehu.parties.selectors import parties_visible_to
 from kehu.sales import imports
@@ -45,27 +45,7 @@ ORDER_FIELDS_IMPORTED = [
         gettext_lazy("订单号"),
         ("订单号", "订单编号", "单号", "单据号", "Order No", "Order Number", "Order ID", "Order"),
     ),
-    F(
-        "party_key",
-        gettext_lazy("客户编号"),
-        ("客户编号", "客户ID", "客户代码", "Customer ID", "Customer No", "Account ID"),
-    ),
-    F(
-        "party_name",
-        gettext_lazy("客户名称"),
-        (
-            "客户名称",
-            "客户",
-            "公司",
-            "公司名称",
-            "单位",
-            "购买方",
-            "Customer",
-            "Customer Name",
-            "Company",
-            "Account",
-        ),
-    ),
+    *PARTY_REFERENCE_FIELDS,
     F(
         "order_date",
         gettext_lazy("日期"),
@@ -236,7 +216,6 @@ class OrderTarget(RowReader):
 
     def __init__(self, job: Import) -> None:
         super().__init__(job)
-        self.staff = staff_by_name()
         self.finder = PartyFinder(self.actor, job.option("source"))
         self.status_words = _STATUS_WORDS | {str(label): v for v, label in OrderStatus.choices}
         self.status_words |= {v: v for v in OrderStatus.values}
@@ -388,12 +367,8 @@ class OrderTarget(RowReader):
         )
         values["owner_id"] = None
         if cells["owner"]:
-            user = self.staff.get(cells["owner"].lower())
-            if user is None:
-                message = _("找不到这位在职员工：%(value)s") % {"value": cells["owner"]}
-                self._error(plan, self._cell_column("owner"), [message])
-            else:
-                values["owner_id"] = user.pk
+            user = self._staff_named(plan, self._cell_column("owner"), cells["owner"])
+            values["owner_id"] = user.pk if user else None
         values["note"] = cells["note"][:2000]
         values["original"] = cells["original"]
         if values["kind"] == OrderKind.RETURN and not cells["original"]:

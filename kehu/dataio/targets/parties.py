@@ -33,7 +33,7 @@ from kehu.dataio import checks, normalizers
 from kehu.dataio.mapping import TargetField
 from kehu.dataio.models import DuplicatePolicy, ExternalKey, Import, Outcome
 from kehu.dataio.targets import RowResult, SourceRow
-from kehu.dataio.targets.common import RowReader, staff_by_name
+from kehu.dataio.targets.common import PlannedTarget
 from kehu.parties import search
 from kehu.parties.models import (
     Address,
@@ -208,7 +208,7 @@ class Plan:
         return RowResult(self.number, self.outcome, party_id, self.errors + self.notes)
 
 
-class PartyTarget(RowReader):
+class PartyTarget(PlannedTarget):
     fields = PARTY_FIELDS_IMPORTED
 
     def __init__(self, job: Import) -> None:
@@ -217,7 +217,6 @@ class PartyTarget(RowReader):
         self.policy = job.option("duplicates", DuplicatePolicy.SKIP)
         self.default_kind: str = job.option("default_kind", PartyKind.ORGANISATION)
         self.source = job.option("source") or job.file_name
-        self.staff = staff_by_name()
         self.party_checker = checks.party_checker()
         self.address_checker = checks.address_checker()
         self.contact_checker = checks.ContactChecker()
@@ -236,19 +235,6 @@ class PartyTarget(RowReader):
 
     def _default_key(self) -> str:
         return next((k for k in ("external_id", "uscc") if k in self.columns), "name")
-
-    # The whole batch.
-
-    def process(self, rows: Sequence[SourceRow], *, write: bool) -> list[RowResult]:
-        plans = [self._plan(row) for row in rows]
-        live = [p for p in plans if not p.errors]
-        self._match(live)
-        if write:
-            self._write([p for p in live if p.outcome in {Outcome.CREATED, Outcome.UPDATED}])
-        for plan in plans:
-            if plan.errors:
-                plan.outcome = Outcome.REFUSED
-        return [plan.result() for plan in plans]
 
     # Parsing one row.
 
@@ -321,14 +307,7 @@ class PartyTarget(RowReader):
         return draft
 
     def _owner(self, row: SourceRow, plan: Plan) -> User:
-        column, value = self._cell(row, "owner")
-        if not value:
-            return self.actor
-        user = self.staff.get(normalizers.text(value).lower())
-        if user is None:
-            self._error(plan, column, [_("找不到这位在职员工：%(value)s") % {"value": value}])
-            return self.actor
-        return user
+        return self._staff_in(row, plan, "owner")
 
     def _gender(self, row: SourceRow, plan: Plan) -> str:
         column, value = self._cell(row, "gender")
@@ -424,7 +403,7 @@ class PartyTarget(RowReader):
 
     # Matching against the archive and within the batch.
 
-    def _match(self, plans: list[Plan]) -> None:
+    def _match(self, plans: Sequence[Plan]) -> None:
         found = self._lookup([p for p in plans if p.main], self.key)
         duplicates = self._duplicates(plans)
         visible = self._visible({p.pk for p in (*found.values(), *duplicates.values())})
