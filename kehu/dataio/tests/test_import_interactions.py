@@ -3,8 +3,10 @@ dates, the staff member who logged it, every bad row refused with where and why,
 re-import that creates nothing new."""
 
 import datetime
+from pathlib import Path
 
 import pytest
+import xlsxwriter
 from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
 
@@ -218,3 +220,23 @@ def test_the_mapping_needs_a_customer_column(alice: User, customers: dict[str, P
         services.import_set_mapping(actor=alice, job=job, mapping={"2": "subject"}, options={})
     expected = ["请至少指定「客户名称」或「客户编号」所在的列。"]
     assert caught.value.message_dict == {"mapping": expected}
+
+
+def test_an_excel_date_time_cell_keeps_its_time(
+    alice: User, customers: dict[str, Party], tmp_path: Path
+) -> None:
+    path = tmp_path / "互动.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["客户名称", "主题", "跟进时间", "时长"])
+    sheet.write_row(1, 0, ["杭州云帆贸易有限公司", "电话回访"])
+    stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+    sheet.write_datetime(1, 2, datetime.datetime(2024, 5, 6, 15, 45), stamp)
+    sheet.write_number(1, 3, 20)
+    book.close()
+    file = upload("互动.xlsx", path.read_bytes())
+    job = services.import_upload(actor=alice, file=file, target="interactions")
+    assert run(alice, job).counts == {"created": 1}
+    logged = Interaction.objects.get()
+    assert (logged.kind, logged.duration_minutes) == ("note", 20)  # no 类型: a note
+    assert logged.occurred_at == _local(2024, 5, 6, 15, 45)
