@@ -158,3 +158,15 @@ def test_pages_need_sign_in(alice: User) -> None:
     job = _job(alice, ORDERS, "orders")
     response = Client().get(reverse("dataio:detail", args=[job.pk]))
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_the_list_and_its_export_say_what_each_import_was(alice: User) -> None:
+    _job(alice, ORDERS, "orders")
+    _job(alice, INTERACTIONS, "interactions")
+    client = login(alice)
+    page = client.get(reverse("dataio:list")).content.decode()
+    assert "<td>订单</td>" in page and "<td>互动记录</td>" in page
+    response = client.get("/exports/imports.csv")
+    text = b"".join(response.streaming_content).decode("utf-8-sig")  # type: ignore[attr-defined]
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert sorted(row["导入对象"] for row in rows) == ["互动记录", "订单"]
