@@ -223,6 +223,8 @@ class OrderTarget(RowReader):
         self.currencies |= {str(label).lower(): v for v, label in Currency.choices}
         # Each order number's first row in the file, across batches.
         self.seen: dict[str, int] = {}
+        # The orders a dry run found it would create: a return may name one of them.
+        self.dry_run_orders: dict[str, OrderIn] = {}
 
     def group_of(self, row: SourceRow) -> str:
         return normalizers.text(self._cell(row, "number")[1])
@@ -459,6 +461,8 @@ class OrderTarget(RowReader):
                 self._error(group.first, self._cell_column("number"), [message])
             else:
                 todo.append(group)
+        # Kept for a return further on in a dry run (only where the file may hold one).
+        returns = not write and "original" in self.columns
         while todo:
             rows = [self._order_in(g, existing.get(g.number)) for g in todo]
             try:
@@ -471,6 +475,8 @@ class OrderTarget(RowReader):
                 imports.orders_write(checked)
             for planned in checked.planned:
                 todo[planned.index].outcome = planned.result
+                if returns and planned.result == Outcome.CREATED:
+                    self.dry_run_orders[todo[planned.index].number] = rows[planned.index]
             return
 
     def _order_in(self, group: Group, existing: Order | None) -> OrderIn:
@@ -516,43 +522,9 @@ class OrderTarget(RowReader):
     # Returns, one by one through the service (they are few).
 
     def _return(self, group: Group, *, write: bool) -> None:
-        values = group.values
-        number_column = self._cell_column("number")
-        existing = Order.objects.filter(number=group.number).first()
-        original = (
-            Order.objects.filter(
-                number=values["original"],
-                kind=OrderKind.ORDER,
-                party__in=parties_visible_to(self.actor),
-            )
-            .select_related("party", "owner")
-            .first()
-        )
-        if original is None:
-            message = _("没有订单号为「%(number)s」的原订单。") % {"number": values["original"]}
-            self._error(group.first, self._cell_column("original"), [message])
-            return
-        if group.party is not None and group.party.pk != original.party_id:
-            message = _("原订单 %(number)s 不是这个客户的。") % {"number": original.number}
-            self._error(group.first, self._cell_column("original"), [message])
-            return
-        if existing is not None:
-            if existing.is_return and existing.original_id == original.pk:
-                group.outcome = Outcome.UNCHANGED
-            else:
-                self._error(group.first, number_column, [_("已有订单使用这个订单号。")])
-            return
-        items = [(self.products[r.product], r.quantity or ZERO) for r in group.rows]
         try:
             with transaction.atomic():
-                return_create(
-                    actor=self.actor,
-                    original=original,
-                    lines=items,
-                    order_date=values["order_date"],
-                    number=group.number,
-                    note=values["note"],
-                )
+                self._write_return(group, write=write)
                 if not write:
                     raise _DryRun
         except _DryRun:
@@ -566,5 +538,39 @@ class OrderTarget(RowReader):
                 else:
                     key = _ORDER_COLUMNS.get(path, "")
                     self._error(group.first, self._cell_column(key), messages)
+
+    def _write_return(self, group: Group, *, write: bool) -> None:
+        """The return through `return_create` (a ValidationError names what is wrong). A
+        dry run writes, in the savepoint it rolls back, the original order when the file
+        creates it earlier: so it checks the return as the run will."""
+        values = group.values
+        number = values["original"]
+        if not write and number in self.dry_run_orders:
+            imports.orders_write(
+                imports.orders_check(actor=self.actor, rows=[self.dry_run_orders[number]])
+            )
+        existing = Order.objects.filter(number=group.number).first()
+        visible = parties_visible_to(self.actor)
+        originals = Order.objects.filter(number=number, kind=OrderKind.ORDER, party__in=visible)
+        original = originals.select_related("party", "owner").first()
+        if original is None:
+            message = _("没有订单号为「%(number)s」的原订单。") % {"number": number}
+            raise ValidationError({"original": message})
+        if group.party is not None and group.party.pk != original.party_id:
+            message = _("原订单 %(number)s 不是这个客户的。") % {"number": original.number}
+            raise ValidationError({"original": message})
+        if existing is not None:
+            if not (existing.is_return and existing.original_id == original.pk):
+                raise ValidationError({"number": _("已有订单使用这个订单号。")})
+            group.outcome = Outcome.UNCHANGED
             return
+        items = [(self.products[r.product], r.quantity or ZERO) for r in group.rows]
+        return_create(
+            actor=self.actor,
+            original=original,
+            lines=items,
+            order_date=values["order_date"],
+            number=group.number,
+            note=values["note"],
+        )
         group.outcome = Outcome.CREATED

@@ -256,3 +256,19 @@ def test_a_failed_batch_of_orders_is_rolled_back_whole_and_the_run_resumes(
     assert (job.status, job.counts) == (ImportStatus.DONE, {"created": 9})
     lines = {o.number: o.lines.count() for o in Order.objects.all()}
     assert lines == {"SO-1": 3, "SO-2": 3, "SO-3": 3}
+
+
+def test_a_dry_run_checks_a_return_of_an_order_the_same_file_creates(
+    alice: User, world: dict[str, object]
+) -> None:
+    header = ["订单号", "客户名称", "日期", "产品", "数量", "类型", "原订单号"]
+    sale = ["SO-9", "杭州云帆贸易有限公司", "2024-03-01", "P-100", "3", "", ""]
+    back = ["RT-9", "杭州云帆贸易有限公司", "2024-03-02", "P-100", "1", "退货", "SO-9"]
+    too_many = ["RT-10", "杭州云帆贸易有限公司", "2024-03-02", "P-100", "4", "退货", "SO-9"]
+    job = services.import_dry_run(actor=alice, job=_job(alice, [header, sale, back, too_many]))
+    assert job.counts == {"created": 2, "refused": 1}
+    assert _messages(job) == {4: ["第 4 行，「数量」列：退货数量超过可退数量（3）。"]}
+    assert not Order.objects.exists()  # the dry run's writes were rolled back
+    job = run(alice, _job(alice, [header, sale, back]))
+    assert job.counts == {"created": 2}
+    assert Order.objects.get(number="RT-9").original == Order.objects.get(number="SO-9")
