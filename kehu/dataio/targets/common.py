@@ -14,7 +14,7 @@ from typing import Any, Protocol, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from kehu.dataio import normalizers
 from kehu.dataio.mapping import TargetField
@@ -165,6 +165,11 @@ class PlannedTarget(RowReader):
 
     def _write(self, plans: Sequence[Any]) -> None:
         raise NotImplementedError
+
+
+def listed(words: Iterable[object]) -> str:
+    """电话、拜访、会议 (in English: Call, Visit, Meeting)."""
+    return pgettext("punctuation", "、").join(str(w) for w in words)
 
 
 def staff_by_name() -> dict[str, User]:

@@ -38,6 +38,7 @@ from kehu.dataio.targets.common import (
     PARTY_REFERENCE_FIELDS,
     PartyFinder,
     PlannedTarget,
+    listed,
     party_reference,
 )
 from kehu.parties.models import Party
@@ -173,7 +174,7 @@ class InteractionTarget(PlannedTarget):
             return InteractionKind.NOTE
         kind = self.kind_words.get(normalizers.text(value).lower())
         if kind is None:
-            words = "、".join(str(label) for label in InteractionKind.labels)
+            words = listed(InteractionKind.labels)
             message = _("类型应为%(words)s之一：%(value)s") % {"words": words, "value": value}
             self._error(plan, column, [message])
             return InteractionKind.NOTE

@@ -31,7 +31,7 @@ from kehu.dataio import normalizers
 from kehu.dataio.mapping import TargetField
 from kehu.dataio.models import Import, Outcome
 from kehu.dataio.targets import RowResult, SourceRow
-from kehu.dataio.targets.common import PARTY_REFERENCE_FIELDS, PartyFinder, RowReader
+from kehu.dataio.targets.common import PARTY_REFERENCE_FIELDS, PartyFinder, RowReader, listed
 from kehu.parties.models import Party
 from kehu.parties.selectors import parties_visible_to
 from kehu.sales import imports
@@ -356,7 +356,7 @@ class OrderTarget(RowReader):
             self.status_words,
             OrderStatus.CONFIRMED,
             _("状态应为%(words)s之一：%(value)s")
-            % {"words": "、".join(str(s) for s in OrderStatus.labels), "value": "%(value)s"},
+            % {"words": listed(OrderStatus.labels), "value": "%(value)s"},
             "value",
         )
         values["kind"] = self._word(

@@ -168,8 +168,14 @@ def test_bad_rows_are_refused_with_the_row_the_column_and_why(
         11: ["第 11 行，「时间」列：互动时间不能晚于明天。"],
     }
     with translation.override("en"):
-        job = services.import_dry_run(actor=alice, job=_job(alice, BAD[:2]))
-    assert _messages(job) == {2: ["Row 2, column “客户名称”: No customer is named “不存在的公司”."]}
+        job = services.import_dry_run(actor=alice, job=_job(alice, BAD[:3]))
+    assert _messages(job) == {
+        2: ["Row 2, column “客户名称”: No customer is named “不存在的公司”."],
+        3: [
+            "Row 3, column “类型”: The type should be one of "
+            "Phone, Visit, Meeting, Email, WeChat, Note: 传真"
+        ],
+    }
 
 
 def test_a_customer_the_importer_may_not_see_is_not_found(
