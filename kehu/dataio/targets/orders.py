@@ -461,6 +461,7 @@ class OrderTarget(RowReader):
                 self._error(group.first, self._cell_column("number"), [message])
             else:
                 todo.append(group)
+        todo = self._unchanged_with_returns(todo, existing)
         # Kept for a return further on in a dry run (only where the file may hold one).
         returns = not write and "original" in self.columns
         while todo:
@@ -478,6 +479,25 @@ class OrderTarget(RowReader):
                 if returns and planned.result == Outcome.CREATED:
                     self.dry_run_orders[todo[planned.index].number] = rows[planned.index]
             return
+
+    def _unchanged_with_returns(
+        self, groups: list[Group], existing: dict[str, Order]
+    ) -> list[Group]:
+        """The bulk import refuses to change an order that has returns, and so refuses
+        the order as it stands too: a file of orders and their returns, imported again,
+        would refuse its orders. Those found unchanged (by the bulk import's own
+        comparison) are taken out as unchanged; any other is left to be refused."""
+        ids = {existing[g.number].pk for g in groups if g.number in existing}
+        locked = imports._with_returns(list(ids)) if ids else set()
+        mine = [g for g in groups if g.number in existing and existing[g.number].pk in locked]
+        if not mine:
+            return groups
+        rows = [self._order_in(g, existing[g.number]) for g in mine]
+        batch = imports._Batch(self.actor, rows)
+        for planned in imports._plan(batch):
+            if planned.result == imports.UNCHANGED:
+                mine[planned.index].outcome = Outcome.UNCHANGED
+        return [g for g in groups if not g.outcome]
 
     def _order_in(self, group: Group, existing: Order | None) -> OrderIn:
         values = group.values

@@ -218,6 +218,11 @@ def test_a_return_names_its_original_order(alice: User, world: dict[str, object]
     )
     assert run(alice, _job(alice, [header, back])).counts == {"unchanged": 1}
     assert Order.objects.filter(kind=OrderKind.RETURN).count() == 1
+    # The order, now with a return, imported again as it is: unchanged; changed: refused.
+    assert run(alice, _job(alice, [HEADER, *ORDER])).counts == {"unchanged": 2}
+    changed = [ORDER[0], [*ORDER[1][:4], "3", *ORDER[1][5:]]]
+    job = run(alice, _job(alice, [HEADER, *changed]))
+    assert _messages(job)[2] == ["第 2 行：订单已有退货，不能通过导入修改。"]
 
 
 def test_a_failed_batch_of_orders_is_rolled_back_whole_and_the_run_resumes(
