@@ -6,12 +6,12 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
-from ninja import File, Query, Router
+from ninja import File, Form, Query, Router
 from ninja.files import UploadedFile
 
 from kehu.core.pagination import Page, PageParams, page_of
 from kehu.dataio import selectors, services
-from kehu.dataio.models import Import
+from kehu.dataio.models import Import, ImportTarget
 from kehu.dataio.schemas import ImportDetailOut, ImportOut, ImportRowOut, ImportRowQuery, MappingIn
 from kehu.dataio.targets import fields_of
 from kehu.dataio.views import error_file_response
@@ -36,12 +36,18 @@ def list_imports(request: HttpRequest, params: Query[PageParams]) -> dict[str, A
 
 
 @router.post("/imports", response={201: ImportDetailOut})
-def upload(request: HttpRequest, file: File[UploadedFile]) -> dict[str, Any]:
-    """Upload a CSV, XLSX, XLS or vCard file (multipart field `file`); the mapping comes
-    back guessed from the headers (or from a saved template that fits them)."""
+def upload(
+    request: HttpRequest,
+    file: File[UploadedFile],
+    target: Form[ImportTarget] = ImportTarget.PARTIES,
+) -> dict[str, Any]:
+    """Upload a CSV, XLSX, XLS or vCard file (multipart field `file`) to import into
+    `target` (parties, interactions or orders; multipart field, parties if left out);
+    the mapping comes back guessed from the headers (or from a saved template that fits
+    them)."""
     user = api_user(request)
     require_write(user)
-    return _detail(services.import_upload(actor=user, file=file))
+    return _detail(services.import_upload(actor=user, file=file, target=target))
 
 
 @router.get("/imports/{int:import_id}", response=ImportDetailOut)

@@ -368,6 +368,7 @@ EXPORT_LIST = [
         (
             Column(_("编号"), "pk"),
             field(Import, "file_name"),
+            field(Import, "target"),
             field(Import, "status"),
             field(Import, "total_rows"),
             person("created_by", _("上传人")),

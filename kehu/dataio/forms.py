@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from kehu.dataio.mapping import TargetField
-from kehu.dataio.models import DuplicatePolicy, Import
+from kehu.dataio.models import DuplicatePolicy, Import, ImportTarget
 from kehu.parties.models import PartyKind
 
 KEY_CHOICES = [
@@ -20,7 +20,17 @@ KEY_CHOICES = [
 
 
 class UploadForm(forms.Form):
+    target = forms.ChoiceField(
+        label=_("导入什么"),
+        choices=ImportTarget.choices,
+        initial=ImportTarget.PARTIES,
+        required=False,
+        widget=forms.RadioSelect,
+    )
     file = forms.FileField(label=_("文件"), help_text=_("CSV、XLSX、XLS 或 vCard（.vcf）"))
+
+    def clean_target(self) -> str:
+        return str(self.cleaned_data.get("target") or ImportTarget.PARTIES)
 
 
 class MappingForm(forms.Form):
@@ -53,7 +63,16 @@ class MappingForm(forms.Form):
                 initial=job.mapping.get(str(index), ""),
             )
             self.columns.append((name, header, str(index)))
-        for option in ("key", "duplicates", "default_kind", "source"):
+        self.option_names: tuple[str, ...] = ("key", "duplicates", "default_kind", "source")
+        if job.target != ImportTarget.PARTIES:
+            # The party options mean nothing here: only the 来源系统 of the ids.
+            for option in self.option_names[:-1]:
+                del self.fields[option]
+            self.option_names = ("source",)
+            self.fields["source"].help_text = _(
+                "外部编号、客户编号属于哪个系统；留空则外部编号按文件名区分，客户编号不限来源。"
+            )
+        for option in self.option_names:
             self.fields[option].initial = job.options.get(option, self.fields[option].initial)
 
     def column_fields(self) -> list[forms.BoundField]:
@@ -67,7 +86,7 @@ class MappingForm(forms.Form):
         }
 
     def options(self) -> dict[str, Any]:
-        return {k: self.cleaned_data[k] for k in ("key", "duplicates", "default_kind", "source")}
+        return {k: self.cleaned_data[k] for k in self.option_names}
 
 
 class TemplateForm(forms.Form):

@@ -9,6 +9,14 @@ from django.utils.translation import gettext_lazy as _
 from kehu.core.models import TenantOwned
 
 
+class ImportTarget(models.TextChoices):
+    """What a file is imported into (see kehu.dataio.targets)."""
+
+    PARTIES = "parties", _("客户")
+    INTERACTIONS = "interactions", _("互动记录")
+    ORDERS = "orders", _("订单")
+
+
 class ImportStatus(models.TextChoices):
     UPLOADED = "uploaded", _("待映射")
     CHECKING = "checking", _("试运行中")
@@ -53,7 +61,9 @@ class Import(TenantOwned):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    target = models.CharField(_("导入对象"), max_length=20, default="parties")
+    target = models.CharField(
+        _("导入对象"), max_length=20, choices=ImportTarget.choices, default=ImportTarget.PARTIES
+    )
     file = models.FileField(upload_to=_upload_to, max_length=200)
     file_name = models.CharField(_("文件名"), max_length=200)
     file_format = models.CharField(_("格式"), max_length=8)
@@ -142,6 +152,27 @@ class ExternalKey(TenantOwned):
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "source", "external_id"], name="external_key_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.external_id}"
+
+
+class InteractionKey(TenantOwned):
+    """An interaction's id in another system (an interactions file's 外部编号): re-importing
+    the file finds the interaction again instead of logging it twice."""
+
+    source = models.CharField(_("来源系统"), max_length=50)
+    external_id = models.CharField(_("外部编号"), max_length=100)
+    interaction = models.ForeignKey(
+        "activities.Interaction", on_delete=models.CASCADE, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "source", "external_id"], name="interaction_key_unique"
             )
         ]
 

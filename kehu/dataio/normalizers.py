@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.dataio import regions
@@ -148,3 +149,49 @@ def amount(value: str) -> Decimal:
     if not match:
         raise ValidationError(_("不是有效的金额：%(value)s") % {"value": value})
     return Decimal(match.group(1)) * _UNITS.get(match.group(2) or "", Decimal(1))
+
+
+_TIME_OF_DAY = re.compile(
+    r"^(?P<date>.+?)(?:[\sT]+|(?<=[日号]))(?P<ampm>上午|下午|晚上)?\s*"
+    r"(?P<hour>\d{1,2})\s*[:：点时]\s*(?P<minute>\d{1,2})?\s*分?\s*(?::\s*(?P<second>\d{1,2}))?$"
+)
+_EXCEL_MOMENT = re.compile(r"^\d{1,5}\.\d+$")
+
+
+def moment(value: str) -> datetime.datetime:
+    """A date with or without a time of day, in the current time zone: 2024年3月5日
+    14:30, 2024/3/5 下午2点30分, 2024-03-05T14:30:00, 2024-03-05 (midnight) or an Excel
+    serial with a fraction of a day (45356.5 is noon)."""
+    cell = text(value)
+    if _EXCEL_MOMENT.match(cell) and 0 < float(cell) < 2958466:
+        day = EXCEL_EPOCH + datetime.timedelta(days=int(float(cell)))
+        seconds = round((float(cell) % 1) * 86400)
+        naive = datetime.datetime.combine(day, datetime.time()) + datetime.timedelta(
+            seconds=seconds
+        )
+        return timezone.make_aware(naive)
+    match = _TIME_OF_DAY.match(cell)
+    try:
+        if match is None:
+            return timezone.make_aware(datetime.datetime.combine(date(cell), datetime.time()))
+        day = date(match["date"])
+        hour = int(match["hour"])
+        if match["ampm"] in {"下午", "晚上"} and hour < 12:
+            hour += 12
+        clock = datetime.time(hour, int(match["minute"] or 0), int(match["second"] or 0))
+    except (ValidationError, ValueError) as exc:
+        raise ValidationError(_("不是有效的时间：%(value)s") % {"value": value}) from exc
+    return timezone.make_aware(datetime.datetime.combine(day, clock))
+
+
+_MINUTES = re.compile(r"^(\d+(?:\.\d+)?)\s*(分钟|分|min|mins|minutes|m|小时|时|h|hr|hrs|hours)?$")
+
+
+def minutes(value: str) -> int:
+    """A duration in whole minutes: 30, 30分钟, 45 min, 1.5小时 (90), 2h (120)."""
+    match = _MINUTES.match(text(value).lower())
+    if not match:
+        raise ValidationError(_("不是有效的时长（分钟）：%(value)s") % {"value": value})
+    number = Decimal(match.group(1))
+    hours = match.group(2) in {"小时", "时", "h", "hr", "hrs", "hours"}
+    return int((number * 60 if hours else number).to_integral_value())

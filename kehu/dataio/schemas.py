@@ -6,7 +6,7 @@ from typing import Literal
 from ninja import Field, Schema
 
 from kehu.core.pagination import PageParams
-from kehu.dataio.models import DuplicatePolicy, ImportStatus, Outcome, Phase
+from kehu.dataio.models import DuplicatePolicy, ImportStatus, ImportTarget, Outcome, Phase
 from kehu.parties.models import PartyKind
 from kehu.tenancy.schemas import InSchema, UserRef
 
@@ -15,6 +15,7 @@ UpsertKey = Literal["", "external_id", "uscc", "mobile", "email", "name"]
 
 class ImportOut(Schema):
     id: int
+    target: ImportTarget
     file_name: str
     file_format: str
     encoding: str

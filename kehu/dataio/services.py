@@ -10,7 +10,7 @@ resumed run and a stray old worker can never both write the same rows.
 import datetime
 import itertools
 from collections import Counter
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +31,12 @@ from kehu.dataio.models import (
     Import,
     ImportRow,
     ImportStatus,
+    ImportTarget,
     MappingTemplate,
     Outcome,
     Phase,
 )
-from kehu.dataio.targets import SourceRow, fields_of, target_for
+from kehu.dataio.targets import SourceRow, fields_of, spec_of, target_for
 from kehu.dataio.targets.parties import UPSERT_KEYS
 from kehu.parties.models import PartyKind
 from kehu.tenancy.models import User
@@ -59,6 +60,8 @@ def import_upload(*, actor: User, file: File[bytes], target: str = "parties") ->
         raise ValidationError({"file": exc.messages}) from exc
     if file.size > MAX_UPLOAD_BYTES:
         raise ValidationError({"file": _("文件超过 512 MB。")})
+    if target not in ImportTarget.values:
+        raise ValidationError({"target": _("不是可导入的对象：%(target)s") % {"target": target}})
     # The tenant is set now, not at save(): the upload's path is filed under it.
     job = Import(
         tenant_id=current_tenant_id(),
@@ -79,7 +82,8 @@ def import_upload(*, actor: User, file: File[bytes], target: str = "parties") ->
         raise ValidationError({"file": _("文件的第一行应是列名，但它是空的。")})
     job.headers, job.encoding = table.headers, table.encoding
     job.mapping = _initial_mapping(job)
-    job.options = {"duplicates": DuplicatePolicy.SKIP, "default_kind": PartyKind.ORGANISATION}
+    if target == ImportTarget.PARTIES:
+        job.options = {"duplicates": DuplicatePolicy.SKIP, "default_kind": PartyKind.ORGANISATION}
     job.save()
     audit_write(
         actor_id=actor.pk, action=Action.CREATE, obj=job, changes={"file_name": [None, name]}
@@ -115,7 +119,7 @@ def import_set_mapping(
     """A corrected mapping and options; any earlier dry run no longer counts."""
     _require_status(job, EDITABLE)
     clean = _clean_mapping(job, mapping)
-    job.options = _clean_options(clean, {**job.options, **options})
+    job.options = _clean_options(job, clean, {**job.options, **options})
     before = {"mapping": job.mapping, "options": job.options}
     job.mapping, job.status, job.counts, job.total_rows = clean, ImportStatus.UPLOADED, {}, None
     job.save()
@@ -146,12 +150,20 @@ def _clean_mapping(job: Import, mapping: dict[str, str]) -> dict[str, str]:
                 {"mapping": _("「%(field)s」只能对应一列。") % {"field": fields[key].label}}
             )
         clean[str(int(index))] = key
-    if not {"name", "contact"} & set(clean.values()):
-        raise ValidationError({"mapping": _("请至少指定「客户名称」或「联系人」所在的列。")})
+    spec = spec_of(job.target)
+    if not set(spec.needs) & set(clean.values()):
+        raise ValidationError({"mapping": spec.missing})
     return clean
 
 
-def _clean_options(mapping: dict[str, str], options: dict[str, Any]) -> dict[str, Any]:
+def _source(options: dict[str, Any]) -> str:
+    return str(options.get("source") or "").strip()[:50]
+
+
+def _clean_options(job: Import, mapping: dict[str, str], options: dict[str, Any]) -> dict[str, Any]:
+    if job.target != ImportTarget.PARTIES:
+        # The other targets' one option: which system the 外部编号 / 客户编号 belong to.
+        return {"source": _source(options)}
     key = options.get("key") or ""
     if key and key not in UPSERT_KEYS:
         raise ValidationError({"key": _("不是可用的匹配方式：%(key)s") % {"key": key}})
@@ -161,7 +173,7 @@ def _clean_options(mapping: dict[str, str], options: dict[str, Any]) -> dict[str
         raise ValidationError({"duplicates": _("不是可用的重复处理方式。")})
     if options.get("default_kind", PartyKind.ORGANISATION) not in PartyKind.values:
         raise ValidationError({"default_kind": _("默认类型应为组织或个人。")})
-    source = str(options.get("source") or "").strip()[:50]
+    source = _source(options)
     return {
         "key": key,
         "duplicates": options.get("duplicates") or DuplicatePolicy.SKIP,
@@ -291,7 +303,8 @@ def _process_rows(
     target = target_for(job)
     numbered = (SourceRow(n, values) for n, values in enumerate(rows, start=2) if any(values))
     done = start
-    for batch in _batches(itertools.islice(numbered, start, None), BATCH_ROWS):
+    rest = itertools.islice(numbered, start, None)
+    for batch in _batches(rest, BATCH_ROWS, target.group_of):
         with transaction.atomic():
             _lock_checkpoint(job, done)
             results = target.process(batch, write=phase == Phase.RUN)
@@ -303,8 +316,26 @@ def _process_rows(
             )
 
 
-def _batches(rows: Iterator[SourceRow], size: int) -> Iterator[list[SourceRow]]:
-    while batch := list(itertools.islice(rows, size)):
+def _batches(
+    rows: Iterator[SourceRow], size: int, group_of: Callable[[SourceRow], str]
+) -> Iterator[list[SourceRow]]:
+    """`size` rows at a time, and then the rows of the last row's group (an order's
+    lines), so that no group is split. The batches are the same on every pass over the
+    file, so a resumed run's checkpoint falls where the first run's did."""
+    ahead: SourceRow | None = None
+    while True:
+        batch = [ahead] if ahead is not None else []
+        batch += itertools.islice(rows, size - len(batch))
+        if not batch:
+            return
+        ahead = None
+        group = group_of(batch[-1])
+        for row in rows:
+            if group and group_of(row) == group:
+                batch.append(row)
+            else:
+                ahead = row
+                break
         yield batch
 
 

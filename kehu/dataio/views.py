@@ -34,7 +34,11 @@ def import_list(request: MemberRequest) -> HttpResponse:
         require(request.user.can_write)
         if form.is_valid():
             try:
-                job = services.import_upload(actor=request.user, file=form.cleaned_data["file"])
+                job = services.import_upload(
+                    actor=request.user,
+                    file=form.cleaned_data["file"],
+                    target=form.cleaned_data["target"],
+                )
             except ValidationError as exc:
                 add_service_errors(form, exc)
             else:

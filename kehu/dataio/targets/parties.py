@@ -33,6 +33,7 @@ from kehu.dataio import checks, duplicates, normalizers
 from kehu.dataio.mapping import TargetField
 from kehu.dataio.models import DuplicatePolicy, ExternalKey, Import, Outcome
 from kehu.dataio.targets import RowResult, SourceRow
+from kehu.dataio.targets.common import PlannedTarget
 from kehu.parties import search
 from kehu.parties.models import (
     Address,
@@ -209,21 +210,15 @@ class Plan:
         return RowResult(self.number, self.outcome, party_id, self.errors + self.notes)
 
 
-class PartyTarget:
+class PartyTarget(PlannedTarget):
     fields = PARTY_FIELDS_IMPORTED
 
     def __init__(self, job: Import) -> None:
-        self.job = job
-        self.actor: User = job.created_by
-        self.headers = job.headers
-        self.columns: dict[str, list[int]] = defaultdict(list)
-        for index, key in sorted(job.mapping.items(), key=lambda item: int(item[0])):
-            self.columns[key].append(int(index))
+        super().__init__(job)
         self.key = job.option("key") or self._default_key()
         self.policy = job.option("duplicates", DuplicatePolicy.SKIP)
         self.default_kind: str = job.option("default_kind", PartyKind.ORGANISATION)
         self.source = job.option("source") or job.file_name
-        self.staff = self._staff()
         self.party_checker = checks.party_checker()
         self.address_checker = checks.address_checker()
         self.contact_checker = checks.ContactChecker()
@@ -243,49 +238,7 @@ class PartyTarget:
     def _default_key(self) -> str:
         return next((k for k in ("external_id", "uscc") if k in self.columns), "name")
 
-    def _staff(self) -> dict[str, User]:
-        staff: dict[str, User] = {}
-        for user in User.objects.filter(is_active=True):
-            staff.setdefault(user.username.lower(), user)
-            staff.setdefault(normalizers.text(user.display_name).lower(), user)
-        return staff
-
-    # The whole batch.
-
-    def process(self, rows: Sequence[SourceRow], *, write: bool) -> list[RowResult]:
-        plans = [self._plan(row) for row in rows]
-        live = [p for p in plans if not p.errors]
-        self._match(live)
-        if write:
-            self._write([p for p in live if p.outcome in {Outcome.CREATED, Outcome.UPDATED}])
-        for plan in plans:
-            if plan.errors:
-                plan.outcome = Outcome.REFUSED
-        return [plan.result() for plan in plans]
-
     # Parsing one row.
-
-    def _cells(self, row: SourceRow, key: str) -> list[tuple[int, str]]:
-        values = row.values
-        return [
-            (i, values[i].strip())
-            for i in self.columns.get(key, ())
-            if i < len(values) and values[i].strip()
-        ]
-
-    def _cell(self, row: SourceRow, key: str) -> tuple[int, str]:
-        cells = self._cells(row, key)
-        return cells[0] if cells else (-1, "")
-
-    def _error(self, plan: Plan, column: int, messages: Iterable[str]) -> None:
-        header = self.headers[column] if 0 <= column < len(self.headers) else ""
-        for message in messages:
-            plan.errors.append(
-                _("第 %(row)s 行，「%(column)s」列：%(message)s")
-                % {"row": plan.number, "column": header, "message": message}
-                if header
-                else _("第 %(row)s 行：%(message)s") % {"row": plan.number, "message": message}
-            )
 
     def _plan(self, row: SourceRow) -> Plan:
         plan = Plan(row.number)
@@ -356,14 +309,7 @@ class PartyTarget:
         return draft
 
     def _owner(self, row: SourceRow, plan: Plan) -> User:
-        column, value = self._cell(row, "owner")
-        if not value:
-            return self.actor
-        user = self.staff.get(normalizers.text(value).lower())
-        if user is None:
-            self._error(plan, column, [_("找不到这位在职员工：%(value)s") % {"value": value}])
-            return self.actor
-        return user
+        return self._staff_in(row, plan, "owner")
 
     def _gender(self, row: SourceRow, plan: Plan) -> str:
         column, value = self._cell(row, "gender")
@@ -457,13 +403,9 @@ class PartyTarget:
             column = name_col if name == "name" else self._cell_column(name)
             self._error(plan, column, messages)
 
-    def _cell_column(self, key: str) -> int:
-        columns = self.columns.get(key, [])
-        return columns[0] if columns else -1
-
     # Matching against the archive and within the batch.
 
-    def _match(self, plans: list[Plan]) -> None:
+    def _match(self, plans: Sequence[Plan]) -> None:
         found = self._lookup([p for p in plans if p.main], self.key)
         likely = self._duplicates(plans)
         visible = self._visible({p.pk for p in (*found.values(), *likely.values())})

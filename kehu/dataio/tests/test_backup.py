@@ -87,6 +87,9 @@ def full(world: World, acme: Tenant, alice: User, bob: User) -> World:  # noqa: 
         job = imports.import_upload(actor=alice, file=SimpleUploadedFile("编号.csv", content))
         run(alice, job)
         imports.template_save(actor=alice, job=job, name="带编号")
+        content = "外部编号,客户名称,主题,时间\nI-1,丙公司,问候,2024-03-05\n".encode()
+        file = SimpleUploadedFile("互动.csv", content)
+        run(alice, imports.import_upload(actor=alice, file=file, target="interactions"))
         insights.insight_settings_update(actor=alice, horizon_months=24)
         insights.stage_override_set(actor=alice, party=party, stage="formation", reason="新签框架")
         person = Party.objects.get(pk=world["person"])
@@ -137,7 +140,7 @@ def test_a_backup_holds_every_model_with_counts_and_checksums(full: World, acme:
         assert entry["rows"] == len(data.splitlines()) >= 1, label
         assert entry["sha256"] == hashlib.sha256(data).hexdigest()
     uploads = [n for n in manifest["files"] if n.startswith("imports/")]
-    assert len(uploads) == 2
+    assert len(uploads) == 3  # the world's, the one with ids, the interactions
     for name in uploads:
         assert hashlib.sha256(archive.read(f"files/{name}")).hexdigest() == manifest["files"][name]
 

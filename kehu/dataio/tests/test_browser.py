@@ -109,3 +109,42 @@ def test_import_a_likely_duplicate_then_merge_it_from_the_queue_and_undo(
         assert again.industry == "制造" and again.contact_points.get().value == "+8613812345678"
     page.goto(reverse("duplicates:queue"))
     assert "深圳腾飞科技股份有限公司" in page.inner_text("main")  # open for review again
+
+
+ORDERS = [
+    ["订单号", "客户名称", "下单日期", "产品编码", "数量"],
+    ["SO-1", "深圳腾飞科技有限公司", "2024/3/5", "P-100", "2"],
+    ["SO-1", "", "", "P-100", "1"],
+]
+
+
+def test_choose_orders_map_dry_run_and_import(page: "Page", alice: User) -> None:
+    from decimal import Decimal
+
+    from kehu.parties import services as parties
+    from kehu.sales import services as sales
+    from kehu.sales.models import Order
+
+    with tenant_scope(alice.tenant_id):  # type: ignore[arg-type]
+        parties.party_create(actor=alice, kind="organisation", name="深圳腾飞科技有限公司")
+        sales.product_create(actor=alice, code="P-100", name="办公椅", unit_price=Decimal(100))
+    sign_in(page, "alice")
+    page.goto(reverse("dataio:list"))
+    page.check("input[name=target][value=orders]")
+    page.set_input_files(
+        "input[name=file]",
+        {"name": "订单.csv", "mimeType": "text/csv", "buffer": csv_bytes(ORDERS, "gbk")},
+    )
+    page.click("button:has-text('上传')")
+    page.wait_for_selector("#mapping")
+    assert page.input_value("select[name=col_0]") == "number"
+    assert page.input_value("select[name=col_3]") == "product"
+    assert page.locator("select[name=duplicates]").count() == 0
+    page.click("button:has-text('保存并试运行')")
+    assert page.locator("[data-outcome=created] strong").inner_text() == "2"
+    page.click("button:has-text('开始导入')")
+    page.wait_for_selector("[data-status=done]")
+    page.click("a:has-text('去订单列表查看')")
+    assert "SO-1" in page.inner_text("main")
+    with tenant_scope(alice.tenant_id):  # type: ignore[arg-type]
+        assert Order.objects.get().revenue == Decimal("300.00")

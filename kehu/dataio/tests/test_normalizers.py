@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from kehu.dataio import mapping, normalizers, regions
 from kehu.dataio.targets.parties import PARTY_FIELDS_IMPORTED
@@ -203,3 +204,44 @@ def test_a_template_fits_headers_written_differently() -> None:
         "0": "mobile",
         "1": "name",
     }
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024年3月5日 14:30", (2024, 3, 5, 14, 30, 0)),
+        ("2024年3月5日14:30", (2024, 3, 5, 14, 30, 0)),
+        ("2024/3/5 下午2点30分", (2024, 3, 5, 14, 30, 0)),
+        ("2024/3/5 上午9点", (2024, 3, 5, 9, 0, 0)),
+        ("2024-03-05T14:30:15", (2024, 3, 5, 14, 30, 15)),
+        ("2024.3.5 9:05", (2024, 3, 5, 9, 5, 0)),
+        ("2024-03-05", (2024, 3, 5, 0, 0, 0)),
+        ("20240305", (2024, 3, 5, 0, 0, 0)),
+        ("45356.75", (2024, 3, 5, 18, 0, 0)),
+    ],
+)
+def test_moments_in_the_ways_people_write_them(value: str, expected: tuple[int, ...]) -> None:
+    found = normalizers.moment(value)
+    assert found.tzinfo is not None
+    local = timezone.localtime(found)  # the time zone it was read in: the server's
+    assert (local.year, local.month, local.day, local.hour, local.minute, local.second) == expected
+
+
+@pytest.mark.parametrize("value", ["2024-02-30 10:00", "2024-03-05 25:00", "明天", "14:30"])
+def test_bad_moments_are_refused(value: str) -> None:
+    with pytest.raises(ValidationError, match=f"不是有效的时间：{value}"):
+        normalizers.moment(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("30", 30), ("30分钟", 30), ("45 min", 45), ("1.5小时", 90), ("2h", 120), ("１５", 15)],
+)
+def test_durations_in_minutes(value: str, expected: int) -> None:
+    assert normalizers.minutes(value) == expected
+
+
+@pytest.mark.parametrize("value", ["半小时", "-5", "3天"])
+def test_bad_durations_are_refused(value: str) -> None:
+    with pytest.raises(ValidationError, match="不是有效的时长"):
+        normalizers.minutes(value)
