@@ -214,21 +214,21 @@ class Report:
     owners: list[Figures]
 
 
+def grouped_counts(days: int) -> dict[str, Count]:
+    """The conditional counts of one GROUP BY: parties, organisations, customers, stale
+    customers and each field filled."""
+    return {
+        "n_parties": Count("pk"),
+        "n_organisations": Count("pk", filter=ORGANISATIONS),
+        "n_customers": Count("pk", filter=Q(relationship_state__in=CUSTOMER_STATES)),
+        "n_stale": Count("pk", filter=stale_q(days)),
+        **{f"filled_{c.key}": Count("pk", filter=c.applies & c.filled()) for c in CHECKS},
+    }
+
+
 def report(scope: QuerySet[Party], *, days: int = STALE_DAYS_DEFAULT) -> Report:
     """The figures of `scope`, as a whole and by owner."""
-    counts = {f"filled_{c.key}": Count("pk", filter=c.applies & c.filled()) for c in CHECKS}
-    rows = (
-        scope.order_by()
-        .values("owner_id")
-        .annotate(
-            n_parties=Count("pk"),
-            n_organisations=Count("pk", filter=ORGANISATIONS),
-            n_customers=Count("pk", filter=Q(relationship_state__in=CUSTOMER_STATES)),
-            n_stale=Count("pk", filter=stale_q(days)),
-            **counts,
-        )
-        .order_by("owner_id")
-    )
+    rows = scope.order_by().values("owner_id").annotate(**grouped_counts(days)).order_by("owner_id")
     by_owner: dict[int, dict[str, Any]] = {}
     for row in rows:
         by_owner[row["owner_id"]] = {
