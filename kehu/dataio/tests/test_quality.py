@@ -27,7 +27,7 @@ from kehu.parties import services as parties
 from kehu.parties.models import ContactPoint, Party
 from kehu.parties.selectors import PartyFilters, party_list
 from kehu.pool.tasks import next_night
-from kehu.tenancy.models import Tenant, User
+from kehu.tenancy.models import Team, TeamMembership, Tenant, User
 
 PAGE = reverse("quality:page")
 API = "/api/v1/data-quality"
@@ -408,3 +408,27 @@ def test_the_nightly_task_snapshots_and_books_the_next(acme: Tenant, alice: User
     assert DBTaskResult.objects.filter(
         task_path=tasks.quality_snapshot_nightly.module_path
     ).exists()
+
+
+def test_the_list_leaves_out_a_bad_stale_window(archive: dict[str, Party], alice: User) -> None:
+    listed = login(alice).get(reverse("parties:list"), {"stale": "abc"})
+    assert listed.status_code == 200
+    assert "共 5 个客户" in page_text(listed)
+    assert "客户久未互动（天）" in page_text(listed)  # the filter is on the list's form
+
+
+def test_a_team_member_sees_the_team_by_owner(
+    archive: dict[str, Party], acme: Tenant, alice: User, bob: User
+) -> None:
+    with tenant_scope(acme.pk):
+        erin = User.objects.create(tenant=acme, username="erin", role="sales", visibility="team")
+        team = Team.objects.create(name="华南")
+        TeamMembership.objects.create(team=team, user=erin)
+        TeamMembership.objects.create(team=team, user=bob)
+        quality.snapshot_take()
+    response = login(erin).get(PAGE)
+    assert response.context["figures"].parties == 2  # Bob's two
+    assert [row["owner"] for row in response.context["owners"]] == [bob]
+    # The trend: the snapshots of the team's owners (Bob's), not the firm's.
+    bobs = {f.owner_id: f for f in figures_of(alice).owners}[bob.pk]
+    assert response.context["chart"]["series"][0]["data"] == [bobs.completeness]
