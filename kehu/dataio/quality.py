@@ -41,6 +41,7 @@ from kehu.parties.models import (
     PartyKind,
     PartyLink,
     RelationshipState,
+    contact_value,
 )
 from kehu.tenancy.models import TeamMembership, User, Visibility
 
@@ -93,7 +94,7 @@ CHECKS: tuple[Check, ...] = (
 )
 CHECK_BY_KEY = {check.key: check for check in CHECKS}
 
-# The values with a validator: the contact kinds (the same checks as ContactPoint.clean)
+# The values with a validator: the contact kinds (`contact_value`, ContactPoint.clean's)
 # and the USCC's check digit.
 VALIDATED: dict[str, Promise] = {
     ContactKind.MOBILE: _("手机"),
@@ -142,7 +143,7 @@ def value_is_valid(kind: str, value: str) -> bool:
         if kind == "uscc":
             normalize.uscc(value)
         else:
-            ContactPoint(kind=kind, value=value).clean()
+            contact_value(kind, value)
     except ValidationError:
         return False
     return True
@@ -363,16 +364,18 @@ def trend(user: User, owner: User | None = None, days: int = TREND_DAYS) -> list
     the owners' weighted by their parties."""
     since = timezone.localdate() - datetime.timedelta(days=days)
     rows = QualitySnapshot.objects.filter(taken_on__gte=since).order_by("taken_on")
-    if owner is not None:
-        rows = rows.filter(owner=owner)
-    elif user.effective_visibility == Visibility.ALL:
-        rows = rows.filter(owner__isnull=True)
-    elif user.effective_visibility == Visibility.TEAM:
+    visibility = user.effective_visibility
+    if visibility == Visibility.ALL:
+        mine = Q(owner=owner) if owner is not None else Q(owner__isnull=True)
+    elif visibility == Visibility.TEAM:
         teams = TeamMembership.objects.filter(user=user).values("team_id")
         people = TeamMembership.objects.filter(team_id__in=teams).values("user_id")
-        rows = rows.filter(Q(owner=user) | Q(owner__in=people))
+        mine = Q(owner=user) | Q(owner__in=people)
     else:
-        rows = rows.filter(owner=user)
+        mine = Q(owner=user)
+    # An owner outside what the user sees has no trend for them (their firm-wide
+    # figures are not the user's to see), only their parties the user serves, live.
+    rows = rows.filter(mine & Q(owner=owner) if owner is not None else mine)
     days_seen: dict[datetime.date, list[dict[str, Any]]] = defaultdict(list)
     for taken_on, figures in rows.values_list("taken_on", "figures"):
         days_seen[taken_on].append(figures)

@@ -9,7 +9,7 @@ from typing import Any
 
 from django import forms
 from django.db import models
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.forms import BoundField
 from django.utils.translation import gettext_lazy as _
 
@@ -121,7 +121,15 @@ class PartyFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        set_queryset(self, "owner", active_staff())
+        # Active staff to choose from; a departed owner asked for by a link (the
+        # data-quality page's owner rows) is kept, so the list shows their parties.
+        asked = str(self.data.get("owner", ""))
+        departed = Q(pk=int(asked)) if asked.isdigit() else Q(pk__in=[])
+        set_queryset(
+            self,
+            "owner",
+            User.objects.filter(Q(is_active=True) | departed).order_by("display_name", "username"),
+        )
         set_queryset(self, "team", team_list().prefetch_related(None))
         set_queryset(self, "tag", Tag.objects.order_by("name"))
 

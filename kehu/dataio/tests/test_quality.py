@@ -432,3 +432,20 @@ def test_a_team_member_sees_the_team_by_owner(
     # The trend: the snapshots of the team's owners (Bob's), not the firm's.
     bobs = {f.owner_id: f for f in figures_of(alice).owners}[bob.pk]
     assert response.context["chart"]["series"][0]["data"] == [bobs.completeness]
+    assert login(erin).get(PAGE, {"owner": bob.pk}).context["chart"]["labels"] != []
+    # Alice is outside Erin's team: none of her parties, and none of her trend.
+    outside = login(erin).get(PAGE, {"owner": alice.pk})
+    assert outside.context["figures"].parties == 0
+    assert outside.context["chart"]["labels"] == []
+
+
+def test_a_departed_owners_row_links_to_their_parties(
+    archive: dict[str, Party], acme: Tenant, alice: User, bob: User
+) -> None:
+    with tenant_scope(acme.pk):
+        User.objects.filter(pk=bob.pk).update(is_active=False)
+    client = login(alice)
+    rows = client.get(PAGE).context["owners"]
+    bobs = next(row for row in rows if row["owner"] == bob)
+    listed = client.get(bobs["list_url"])
+    assert "共 2 个客户" in page_text(listed)
