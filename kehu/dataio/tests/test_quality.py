@@ -449,3 +449,17 @@ def test_a_departed_owners_row_links_to_their_parties(
     bobs = next(row for row in rows if row["owner"] == bob)
     listed = client.get(bobs["list_url"])
     assert "共 2 个客户" in page_text(listed)
+
+
+def test_api_query_count_is_pinned(
+    archive: dict[str, Party], alice: User, acme: Tenant, django_assert_num_queries: Any
+) -> None:
+    with tenant_scope(acme.pk):
+        _bad_values(archive)
+        _pair(archive["zhang"], archive["wang"])
+    client = api_client(alice)
+    # token (with its user), its last use; the grouped counts; contact values, USCCs;
+    # duplicate parties, pairs; snapshots
+    with django_assert_num_queries(8):
+        response = client.get(API)
+    assert response.json()["total"]["invalid_parties"] == 3
