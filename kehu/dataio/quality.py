@@ -149,14 +149,19 @@ def value_is_valid(kind: str, value: str) -> bool:
     return True
 
 
-def _invalid_rows(scope: QuerySet[Party]) -> Iterable[tuple[int, int, str]]:
-    """(party id, owner id, kind) of each stored value that fails its validator."""
+def _invalid_rows(
+    scope: QuerySet[Party], kinds: Iterable[str] = tuple(VALIDATED)
+) -> Iterable[tuple[int, int, str]]:
+    """(party id, owner id, kind) of each stored value of `kinds` failing its validator."""
+    contact_kinds = [k for k in kinds if k != "uscc"]
     contacts = ContactPoint.objects.filter(
-        party__in=scope.values("pk"), kind__in=[k for k in VALIDATED if k != "uscc"]
+        party__in=scope.values("pk"), kind__in=contact_kinds
     ).values_list("party_id", "party__owner_id", "kind", "value")
     for party_id, owner_id, kind, value in contacts.iterator(chunk_size=5000):
         if not value_is_valid(kind, value):
             yield party_id, owner_id, kind
+    if "uscc" not in kinds:
+        return
     codes = scope.exclude(uscc="").values_list("pk", "owner_id", "uscc")
     for party_id, owner_id, code in codes.iterator(chunk_size=5000):
         if not value_is_valid("uscc", code):
@@ -166,7 +171,8 @@ def _invalid_rows(scope: QuerySet[Party]) -> Iterable[tuple[int, int, str]]:
 def invalid_party_ids(scope: QuerySet[Party], kind: str) -> set[int]:
     """The parties of `scope` with a value of `kind` (or, for "any", of any kind) that
     fails its validator."""
-    return {pk for pk, _owner, k in _invalid_rows(scope) if kind in (ANY_INVALID, k)}
+    kinds = tuple(VALIDATED) if kind == ANY_INVALID else (kind,)
+    return {pk for pk, _owner, _kind in _invalid_rows(scope, kinds)}
 
 
 @dataclass(frozen=True)
