@@ -24,6 +24,7 @@ run: $(STAMP)
 	DEBUG=1 $(PY) manage.py load_demo
 	DEBUG=1 $(PY) manage.py pool_sweep --schedule
 	DEBUG=1 $(PY) manage.py insights_score --schedule
+	DEBUG=1 $(PY) manage.py quality_snapshot --schedule
 	@# The task worker runs beside the server and stops with it.
 	DEBUG=1 $(PY) manage.py db_worker --interval 2 & \
 	  trap 'kill $$! 2>/dev/null' EXIT INT TERM; \

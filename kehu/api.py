@@ -19,6 +19,7 @@ from kehu.core import problems
 from kehu.dataio.api import router as dataio_router
 from kehu.dataio.dedup_api import router as dedup_router
 from kehu.dataio.export_api import router as export_router
+from kehu.dataio.quality_api import router as quality_router
 from kehu.insights.api import router as insights_router
 from kehu.insights.firm_api import router as insights_firm_router
 from kehu.parties.api import router as parties_router
@@ -98,6 +99,7 @@ api.add_router("", reports_router)
 api.add_router("", pipeline_reports_router)
 api.add_router("", insights_router)
 api.add_router("", export_router)
+api.add_router("", quality_router)
 api.add_router("/insights/firm", insights_firm_router)
 
 # Last: any other path under /api/v1/ is a 404 problem too, not Django's HTML page.

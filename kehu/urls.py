@@ -13,6 +13,7 @@ urlpatterns = [
     path("customers/", include("kehu.parties.urls")),
     path("imports/", include("kehu.dataio.urls")),
     path("duplicates/", include("kehu.dataio.dedup_urls")),
+    path("data-quality/", include("kehu.dataio.quality_urls")),
     path("", include("kehu.activities.urls")),
     path("", include("kehu.sales.urls")),
     path("", include("kehu.pool.urls")),

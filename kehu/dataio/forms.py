@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from kehu.dataio import quality
 from kehu.dataio.mapping import TargetField
 from kehu.dataio.models import DuplicatePolicy, Import, ImportTarget
 from kehu.parties.models import PartyKind
@@ -91,3 +92,18 @@ class MappingForm(forms.Form):
 
 class TemplateForm(forms.Form):
     name = forms.CharField(label=_("模板名称"), max_length=50)
+
+
+class QualityForm(forms.Form):
+    """The data-quality page's query string: the stale window in days, and an owner."""
+
+    days = forms.IntegerField(
+        label=_("久未互动天数"),
+        required=False,
+        min_value=1,
+        max_value=quality.STALE_DAYS_MAX,
+        error_messages=dict.fromkeys(
+            ("invalid", "min_value", "max_value"), _("久未互动天数应为 1 到 3650 之间的整数。")
+        ),
+    )
+    owner = forms.IntegerField(required=False, min_value=1)

@@ -396,3 +396,37 @@ class Backup(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class QualitySnapshot(TenantOwned):
+    """One day's data-quality figures (docs/decisions/0012-data-quality.md): the firm's
+    (owner empty) and each owner's, written by the nightly task; the trend chart reads
+    them. `figures` holds `quality.Figures` as a dict."""
+
+    taken_on = models.DateField(_("日期"))
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    figures = models.JSONField(default=dict)
+
+    class Meta:
+        verbose_name = _("数据质量快照")
+        verbose_name_plural = _("数据质量快照")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "taken_on", "owner"],
+                condition=models.Q(owner__isnull=False),
+                name="quality_snapshot_owner_day_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "taken_on"],
+                condition=models.Q(owner__isnull=True),
+                name="quality_snapshot_firm_day_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "owner", "taken_on"], name="quality_snapshot_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.taken_on} {self.owner_id or ''}"

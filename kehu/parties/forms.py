@@ -9,11 +9,12 @@ from typing import Any
 
 from django import forms
 from django.db import models
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.forms import BoundField
 from django.utils.translation import gettext_lazy as _
 
 from kehu.core.forms import ShortListChoiceField, set_queryset
+from kehu.dataio import quality
 from kehu.parties import normalize
 from kehu.parties.models import (
     STATE_MOVES,
@@ -88,10 +89,47 @@ class PartyFilterForm(forms.Form):
         coerce=_yes_no,
         empty_value=None,
     )
+    # The data-quality page's links (kehu/dataio/quality.py).
+    missing = forms.ChoiceField(
+        label=_("缺少"),
+        required=False,
+        choices=[("", _("不限")), *((c.key, c.label) for c in quality.CHECKS)],
+    )
+    filled = forms.ChoiceField(
+        label=_("已填写"),
+        required=False,
+        choices=[("", _("不限")), *((c.key, c.label) for c in quality.CHECKS)],
+    )
+    invalid = forms.ChoiceField(
+        label=_("无效值"),
+        required=False,
+        choices=[("", _("不限")), (quality.ANY_INVALID, _("任一")), *quality.VALIDATED.items()],
+    )
+    duplicate = forms.TypedChoiceField(
+        label=_("疑似重复"),
+        required=False,
+        choices=[("", _("不限")), ("1", _("待处理的疑似重复"))],
+        coerce=_yes_no,
+        empty_value=None,
+    )
+    stale = forms.IntegerField(
+        label=_("客户久未互动（天）"),
+        required=False,
+        min_value=1,
+        max_value=quality.STALE_DAYS_MAX,
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        set_queryset(self, "owner", active_staff())
+        # Active staff to choose from; a departed owner asked for by a link (the
+        # data-quality page's owner rows) is kept, so the list shows their parties.
+        asked = str(self.data.get("owner", ""))
+        departed = Q(pk=int(asked)) if asked.isdigit() else Q(pk__in=[])
+        set_queryset(
+            self,
+            "owner",
+            User.objects.filter(Q(is_active=True) | departed).order_by("display_name", "username"),
+        )
         set_queryset(self, "team", team_list().prefetch_related(None))
         set_queryset(self, "tag", Tag.objects.order_by("name"))
 
@@ -110,6 +148,11 @@ class PartyFilterForm(forms.Form):
             province=data.get("province") or "",
             city=data.get("city") or "",
             is_direct=data.get("direct"),
+            missing=data.get("missing") or "",
+            filled=data.get("filled") or "",
+            invalid=data.get("invalid") or "",
+            duplicate=bool(data.get("duplicate")),
+            stale_days=data.get("stale"),
             in_pool=False,  # the customer list; the pool has its own page
         )
 

@@ -238,6 +238,25 @@ class ContactKind(models.TextChoices):
     QQ = "qq", _("QQ")
 
 
+def contact_value(kind: str, value: str) -> str:
+    """The value of a contact point of `kind` as it is kept (a phone in E.164, an email
+    in lower case), or a ValidationError saying what is wrong with it."""
+    value = normalize.text(value)
+    if kind in {ContactKind.MOBILE, ContactKind.PHONE}:
+        return normalize.phone(value, mobile=kind == ContactKind.MOBILE)
+    if kind == ContactKind.EMAIL:
+        value = value.lower()
+        validate_email(value)
+    elif kind == ContactKind.WECHAT and not WECHAT_ID.match(value):
+        raise ValidationError(
+            _("微信号应为 6–20 位字母、数字、下划线或减号，以字母开头：%(value)s")
+            % {"value": value}
+        )
+    elif kind == ContactKind.QQ and not QQ_NUMBER.match(value):
+        raise ValidationError(_("QQ 号应为 5–11 位数字：%(value)s") % {"value": value})
+    return value
+
+
 class ContactPoint(TenantOwned):
     party = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="contact_points")
     kind = models.CharField(_("类型"), max_length=8, choices=ContactKind.choices)
@@ -252,23 +271,10 @@ class ContactPoint(TenantOwned):
         return self.display_value
 
     def clean(self) -> None:
-        value = normalize.text(self.value)
         try:
-            if self.kind in {ContactKind.MOBILE, ContactKind.PHONE}:
-                value = normalize.phone(value, mobile=self.kind == ContactKind.MOBILE)
-            elif self.kind == ContactKind.EMAIL:
-                value = value.lower()
-                validate_email(value)
-            elif self.kind == ContactKind.WECHAT and not WECHAT_ID.match(value):
-                raise ValidationError(
-                    _("微信号应为 6–20 位字母、数字、下划线或减号，以字母开头：%(value)s")
-                    % {"value": value}
-                )
-            elif self.kind == ContactKind.QQ and not QQ_NUMBER.match(value):
-                raise ValidationError(_("QQ 号应为 5–11 位数字：%(value)s") % {"value": value})
+            self.value = contact_value(self.kind, self.value)
         except ValidationError as exc:
             raise ValidationError({"value": exc.messages}) from exc
-        self.value = value
 
     @property
     def display_value(self) -> str:

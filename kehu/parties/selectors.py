@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
 
+from kehu.dataio import quality
 from kehu.parties.models import AccountTeamMember, Party, PartyRole, PartyRoleKind, PartyTag
 from kehu.parties.search import matching_party_ids
 from kehu.tenancy.models import TeamMembership, User, Visibility
@@ -78,6 +79,14 @@ class PartyFilters:
     is_direct: bool | None = None
     # True: the pool only; False: parties with an owner only; None: both.
     in_pool: bool | None = None
+    # The data-quality page's links (kehu/dataio/quality.py): a field missing or filled,
+    # a value failing its validator, in an open duplicate pair, a customer not
+    # contacted for this many days.
+    missing: str = ""
+    filled: str = ""
+    invalid: str = ""
+    duplicate: bool = False
+    stale_days: int | None = None
 
 
 def party_list(user: User, filters: PartyFilters) -> QuerySet[Party]:
@@ -110,7 +119,27 @@ def party_list(user: User, filters: PartyFilters) -> QuerySet[Party]:
         parties = parties.filter(is_direct=filters.is_direct)
     if filters.in_pool is not None:
         parties = parties.filter(in_pool_since__isnull=not filters.in_pool)
-    return parties.select_related("owner", "pool_previous_owner").order_by("-id")
+    return (
+        _quality_filters(parties, filters)
+        .select_related("owner", "pool_previous_owner")
+        .order_by("-id")
+    )
+
+
+def _quality_filters(parties: QuerySet[Party], filters: PartyFilters) -> QuerySet[Party]:
+    if filters.missing:
+        parties = parties.filter(quality.missing_q(filters.missing))
+    if filters.filled:
+        parties = parties.filter(quality.filled_q(filters.filled))
+    if filters.duplicate:
+        parties = parties.filter(quality.duplicate_q())
+    if filters.stale_days is not None:
+        parties = parties.filter(quality.stale_q(filters.stale_days))
+    if filters.invalid:
+        # Validation is Python's (libphonenumber): the ids of the parties filtered so far.
+        ids = quality.invalid_party_ids(parties, filters.invalid)
+        parties = parties.filter(pk__any_of=list(ids)) if ids else parties.none()
+    return parties
 
 
 def capped_count(queryset: QuerySet[Any], cap: int = COUNT_CAP) -> tuple[int, bool]:

@@ -2,9 +2,11 @@
 
 import datetime
 import logging
+from typing import Any
 
 from django.utils import timezone
 from django_tasks import task
+from django_tasks.base import Task
 
 from kehu.core.context import tenant_scope
 from kehu.pool.services import pool_sweep
@@ -43,3 +45,21 @@ def pool_sweep_nightly() -> int:
     moved = sweep_every_tenant()
     pool_sweep_nightly.using(run_after=next_night()).enqueue()
     return moved
+
+
+def book_nightly(nightly: Task[[], Any]) -> datetime.datetime | None:
+    """Book `nightly` for the next night unless a run of it is already waiting (make
+    run books each nightly task before starting the worker, so a restart does not book
+    it twice); returns when it will run, or None when it was booked already."""
+    from django_tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    # Waiting, whenever it is due (ready() would leave out tomorrow night's run).
+    waiting = DBTaskResult.objects.filter(
+        status=TaskResultStatus.READY, task_path=nightly.module_path
+    )
+    if waiting.exists():
+        return None
+    run_after = next_night()
+    nightly.using(run_after=run_after).enqueue()
+    return run_after

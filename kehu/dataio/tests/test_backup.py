@@ -23,7 +23,7 @@ from conftest import PASSWORD, login
 from kehu.core.context import tenant_scope
 from kehu.core.models import AuditEntry, TenantOwned
 from kehu.core.tests.test_api_access import World, world  # noqa: F401 - the fixture
-from kehu.dataio import backup
+from kehu.dataio import backup, quality
 from kehu.dataio import services as imports
 from kehu.dataio.backup import (
     EXCLUDED,
@@ -94,6 +94,7 @@ def full(world: World, acme: Tenant, alice: User, bob: User) -> World:  # noqa: 
         insights.stage_override_set(actor=alice, party=party, stage="formation", reason="新签框架")
         person = Party.objects.get(pk=world["person"])
         insights.win_back_tasks_create(actor=alice, parties=[person])
+        quality.snapshot_take()
     login(bob).get("/exports/parties.csv", {"owner": str(alice.pk)})  # refused rows: none
     response = login(alice).get("/exports/parties.csv", {"owner": str(alice.pk)})
     b"".join(response.streaming_content)  # type: ignore[attr-defined]

@@ -7,11 +7,9 @@ before starting the worker, so restarting does not book it twice).
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
-from django_tasks import TaskResultStatus
-from django_tasks_db.models import DBTaskResult
 
 from kehu.insights.tasks import score_every_tenant, scoring_nightly
-from kehu.pool.tasks import next_night
+from kehu.pool.tasks import book_nightly
 
 
 class Command(BaseCommand):
@@ -25,14 +23,10 @@ class Command(BaseCommand):
             scored = score_every_tenant()
             self.stdout.write(f"客户价值 / insights: {scored} customers scored")
             return
-        waiting = DBTaskResult.objects.filter(
-            status=TaskResultStatus.READY, task_path=scoring_nightly.module_path
-        )
-        if waiting.exists():
+        run_after = book_nightly(scoring_nightly)
+        if run_after is None:
             self.stdout.write("客户价值 / insights: nightly scoring already booked")
             return
-        run_after = next_night()
-        scoring_nightly.using(run_after=run_after).enqueue()
         self.stdout.write(
             f"客户价值 / insights: nightly scoring booked for {run_after:%Y-%m-%d %H:%M}"
         )

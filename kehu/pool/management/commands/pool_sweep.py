@@ -7,17 +7,8 @@ before starting the worker, so restarting does not book it twice).
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
-from django_tasks import TaskResultStatus
-from django_tasks_db.models import DBTaskResult
 
-from kehu.pool.tasks import next_night, pool_sweep_nightly, sweep_every_tenant
-
-
-def _nightly_booked() -> bool:
-    path = pool_sweep_nightly.module_path
-    # Waiting, whenever it is due (ready() would leave out tomorrow night's run).
-    waiting = DBTaskResult.objects.filter(status=TaskResultStatus.READY, task_path=path)
-    return waiting.exists()
+from kehu.pool.tasks import book_nightly, pool_sweep_nightly, sweep_every_tenant
 
 
 class Command(BaseCommand):
@@ -33,9 +24,8 @@ class Command(BaseCommand):
             moved = sweep_every_tenant()
             self.stdout.write(f"公海 / pool: {moved} parties moved")
             return
-        if _nightly_booked():
+        run_after = book_nightly(pool_sweep_nightly)
+        if run_after is None:
             self.stdout.write("公海 / pool: nightly sweep already booked")
             return
-        run_after = next_night()
-        pool_sweep_nightly.using(run_after=run_after).enqueue()
         self.stdout.write(f"公海 / pool: nightly sweep booked for {run_after:%Y-%m-%d %H:%M}")
