@@ -129,6 +129,9 @@ def _flows_page(request: MemberRequest, dimension: str, template: str) -> HttpRe
         "runs": [(r.pk, run_label(r)) for r in runs],
         "errors": errors,
         "figures": None,
+        # What the pickers show: the runs compared, else what was asked for.
+        "chosen_from": str(pair[0].pk) if pair else request.GET.get("from_run", ""),
+        "chosen_to": str(pair[1].pk) if pair else request.GET.get("to_run", ""),
     }
     if pair is not None:
         figures = selectors.flows(request.user, dimension, *pair)

@@ -302,6 +302,10 @@ def test_bad_run_ids_name_their_field(
         assert page.status_code == 422
         assert message in page_text(page)
         assert 'aria-invalid="true"' in page_text(page)
+    if query in ("same", "reversed"):
+        # The pickers keep what was asked for, so that it can be corrected.
+        asked = f'<option value="{params["from_run"]}" selected>'
+        assert asked in page_text(page)
 
 
 def test_a_cell_that_is_not_one_names_its_field(book: dict[str, Any], alice: User) -> None:

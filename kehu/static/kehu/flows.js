@@ -9,10 +9,12 @@
     var most = data.data.reduce(function (m, d) { return Math.max(m, d.value[2]); }, 1);
     return {
       tooltip: { position: "top" },
-      grid: { left: 120, right: 24, top: 24, bottom: 96 },
-      xAxis: { type: "category", data: data.x, name: data.x_name, nameLocation: "middle", nameGap: 32, splitArea: { show: true } },
-      yAxis: { type: "category", data: data.y, name: data.y_name, inverse: true, splitArea: { show: true } },
-      visualMap: { min: 0, max: most, calculable: true, orient: "horizontal", left: "center", bottom: 0 },
+      grid: { left: 130, right: 24, top: 36, bottom: 48 },
+      xAxis: { type: "category", data: data.x, name: data.x_name, nameLocation: "middle", nameGap: 28, splitArea: { show: true } },
+      // Inverse: the top tier on top; its name ("start") above the axis.
+      yAxis: { type: "category", data: data.y, name: data.y_name, nameLocation: "start", inverse: true, splitArea: { show: true } },
+      // Colour only: each cell is labelled with its count.
+      visualMap: { min: 0, max: most, show: false, inRange: { color: ["#e8eef8", "#2f5d8a"] } },
       series: [{ type: "heatmap", data: data.data, label: { show: true } }]
     };
   }
