@@ -238,7 +238,10 @@ def cell_customers(
     check_cell(dimension, source, target)
 
     def score_in(run: ScoringRun, **match: str) -> QuerySet[CustomerScore]:
-        return CustomerScore.objects.filter(run_id=run.pk, party_id=OuterRef("party_id"), **match)
+        # as_of too: the party's index (tenant, party, as_of) then finds the row at once.
+        return CustomerScore.objects.filter(
+            run_id=run.pk, as_of=run.as_of, party_id=OuterRef("party_id"), **match
+        )
 
     scope = scores_in_scope(user)
     if target == OUT:
