@@ -121,11 +121,12 @@ def _runs_chosen(
     return runs, pair, {}
 
 
-def _flows_page(request: MemberRequest, dimension: str, template: str) -> HttpResponse:
+def _flows_page(request: MemberRequest, dimension: str) -> HttpResponse:
     runs, pair, errors = _runs_chosen(request)
     context: dict[str, Any] = {
         "nav": "insights",
         "tab": PAGES[dimension][2],
+        "tier": dimension == TIER,
         "runs": [(r.pk, run_label(r)) for r in runs],
         "errors": errors,
         "figures": None,
@@ -144,17 +145,17 @@ def _flows_page(request: MemberRequest, dimension: str, template: str) -> HttpRe
             summary=[(kind, group) for kind, group in figures.summary.items()],
             chart=heatmap(figures) if dimension == TIER else sankey(figures),
         )
-    return render_page(request, template, context, status=422 if errors else 200)
+    return render_page(request, "insights/firm/flows.html", context, status=422 if errors else 200)
 
 
 @member_required
 def migration(request: MemberRequest) -> HttpResponse:
-    return _flows_page(request, TIER, "insights/firm/migration.html")
+    return _flows_page(request, TIER)
 
 
 @member_required
 def lifecycle_flows(request: MemberRequest) -> HttpResponse:
-    return _flows_page(request, STAGE, "insights/firm/lifecycle_flows.html")
+    return _flows_page(request, STAGE)
 
 
 def _with_labels(row: dict[str, Any]) -> dict[str, Any]:
