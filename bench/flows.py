@@ -99,34 +99,43 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=4, help="older runs of everyone")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--database-url", default=DEFAULT_DATABASE)
+    parser.add_argument(
+        "--keep", action="store_true", help="measure the database an earlier run left"
+    )
     args = parser.parse_args()
     url = args.database_url
     if "bench-flows" not in url and "bench_flows" not in url:
         raise SystemExit("use var/bench-flows.sqlite3 or kehu_bench_flows")
-    fresh_database(url)
+    if not args.keep:
+        fresh_database(url)
     setup_django(url)
     from django.core.management import call_command
     from django.db import connection
 
-    call_command("migrate", verbosity=0)
     from kehu.core.context import tenant_scope
     from kehu.demo.generator import generate
     from kehu.insights import flows_selectors as flows
-    from kehu.insights.firm_selectors import scores_in_scope
+    from kehu.insights.models import ScoringRun
     from kehu.parties.selectors import capped_count
     from kehu.tenancy.models import Role, Tenant, User
 
-    tune_for_loading(url)
-    tenant = Tenant.objects.create(name="基准测试公司", slug=TENANT_SLUG)
-    began = time.perf_counter()
-    generate(tenant, parties=args.customers, interactions=0, username_prefix=USERNAME_PREFIX)
+    if args.keep:
+        tenant = Tenant.objects.get(slug=TENANT_SLUG)
+        with tenant_scope(tenant.pk):
+            earlier, later = list(ScoringRun.objects.order_by("-as_of"))[1::-1]
+    else:
+        call_command("migrate", verbosity=0)
+        tune_for_loading(url)
+        tenant = Tenant.objects.create(name="基准测试公司", slug=TENANT_SLUG)
+        began = time.perf_counter()
+        generate(tenant, parties=args.customers, interactions=0, username_prefix=USERNAME_PREFIX)
+        with tenant_scope(tenant.pk):
+            earlier, later = score_runs(args.customers, args.history, args.seed)
+        analyse(url)
+        print(f"loaded in {time.perf_counter() - began:.0f} s")
     with tenant_scope(tenant.pk):
-        earlier, later = score_runs(args.customers, args.history, args.seed)
-    analyse(url)
-    print(
-        f"{database_label(url)}: {args.customers:,} customers, {args.history + 2} runs, loaded in "
-        f"{time.perf_counter() - began:.0f} s"
-    )
+        runs = ScoringRun.objects.count()
+    print(f"{database_label(url)}: {args.customers:,} customers, {runs} runs")
     results: dict[str, dict[str, float]] = {}
     with tenant_scope(tenant.pk):
         admin = User.objects.filter(role=Role.ADMIN).order_by("pk").first()
@@ -150,17 +159,11 @@ def main() -> None:
             results[name] = timed(case, args.repeats)
             r = results[name]
             print(f"  {name:<40} median {r['median_ms']:8.1f} ms   max {r['max_ms']:8.1f} ms")
-        per_party = (
-            scores_in_scope(admin)
-            .filter(run_id__in=[earlier.pk, later.pk])
-            .order_by()
-            .values("party_id")
-        )
-        sql, params = per_party.query.sql_with_params()
+        sql, params = flows.flows_sql(admin, flows.TIER, earlier, later)
         explain = "EXPLAIN QUERY PLAN " if is_sqlite(url) else "EXPLAIN "
         with connection.cursor() as cursor:
             cursor.execute(explain + sql, params)
-            print("  plan of the scores read:")
+            print("  plan of the matrix query:")
             for row in cursor.fetchall():
                 print("    ", row[-1])
     path = write_json(
@@ -169,7 +172,7 @@ def main() -> None:
             "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "database": database_label(url),
             "customers": args.customers,
-            "runs": args.history + 2,
+            "runs": runs,
             "results": results,
             "machine": machine(),
         },

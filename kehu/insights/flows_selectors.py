@@ -1,8 +1,7 @@
 """How customers moved between two finished scoring runs: from value tier to value tier
 (migration, 等级迁移) and from lifecycle stage to stage (flows, 生命周期流转).
 
-Both are one grouped query (`flows`): each party's two score rows are folded into one
-line (its tier or stage in either run and its CLP in either run), and those lines are
+Both are one grouped query (`flows_sql`): the two runs' score rows joined on party and
 counted per (earlier, later) pair. A party scored only in the later run is "new"; one
 scored only in the earlier run is "out" (churned, or no longer a current customer).
 Scope as the Pareto page (firm_selectors.scores_in_scope): a salesperson sees his own
@@ -15,7 +14,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connections
-from django.db.models import Case, Exists, F, Max, OuterRef, QuerySet, Subquery, Sum, When
+from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
 from django.utils.translation import gettext as _
 
 from kehu.insights.firm_selectors import ZERO, scores_in_scope
@@ -176,34 +175,55 @@ def _money(value: Any) -> Decimal:
     return ZERO if value is None else Decimal(str(value)).quantize(CENTS)
 
 
+def flows_sql(
+    user: User, dimension: str, earlier: ScoringRun, later: ScoringRun
+) -> tuple[str, tuple[Any, ...]]:
+    """The one statement behind `flows`: the later run's visible scores (through
+    score_run_idx) left-joined on party to the earlier run's (through the party's index
+    on tenant, party, as_of), grouped per pair; then, grouped per earlier value, the
+    earlier run's visible scores with no later one (out)."""
+
+    def visible_rows(run: ScoringRun) -> tuple[str, tuple[Any, ...]]:
+        # as_of too: where the visible parties lead (a salesperson's), each one's row
+        # is then found at once in (tenant, party, as_of), not among all its runs.
+        rows = scores_in_scope(user).filter(run_id=run.pk, as_of=run.as_of).order_by()
+        sql, params = rows.values("party_id", dimension, "clp").query.sql_with_params()
+        return sql, tuple(params)
+
+    connection = connections[CustomerScore.objects.db]
+    table = connection.ops.quote_name(CustomerScore._meta.db_table)
+    if dimension not in ORDERS:
+        raise ValueError(dimension)
+    column = connection.ops.quote_name(dimension)  # the field and its column are one name
+    later_rows, later_params = visible_rows(later)
+    earlier_rows, earlier_params = visible_rows(earlier)
+    # Django's own SQL for the visible rows, with its parameters kept apart, and names
+    # from the model: nothing of the request is pasted in.
+    sql = (
+        f"SELECT e.{column}, l.{column}, COUNT(*), SUM(e.clp), SUM(l.clp) "  # noqa: S608
+        f"FROM ({later_rows}) l LEFT JOIN {table} e ON e.tenant_id = %s "
+        "AND e.party_id = l.party_id AND e.as_of = %s AND e.run_id = %s "
+        f"GROUP BY e.{column}, l.{column} "
+        f"UNION ALL SELECT e.{column}, NULL, COUNT(*), SUM(e.clp), NULL "
+        f"FROM ({earlier_rows}) e WHERE NOT EXISTS (SELECT 1 FROM {table} l "
+        "WHERE l.tenant_id = %s AND l.party_id = e.party_id AND l.as_of = %s "
+        f"AND l.run_id = %s) GROUP BY e.{column}"
+    )
+    params = (
+        *later_params,
+        *(earlier.tenant_id, connection.ops.adapt_datefield_value(earlier.as_of), earlier.pk),
+        *earlier_params,
+        *(later.tenant_id, connection.ops.adapt_datefield_value(later.as_of), later.pk),
+    )
+    return sql, params
+
+
 def flows(user: User, dimension: str, earlier: ScoringRun, later: ScoringRun) -> Flows:
     """Every (earlier, later) pair of `dimension` (TIER or STAGE) with its customers and
-    their CLP in both runs: one query, grouped twice (per party, then per pair)."""
-
-    def in_run(run: ScoringRun, value: F) -> Case:
-        return Case(When(run_id=run.pk, then=value))
-
-    per_party = (
-        scores_in_scope(user)
-        .filter(run_id__in=[earlier.pk, later.pk])
-        .order_by()
-        .values("party_id")
-        .annotate(
-            source=Max(in_run(earlier, F(dimension))),
-            target=Max(in_run(later, F(dimension))),
-            clp_from=Sum(in_run(earlier, F("clp"))),
-            clp_to=Sum(in_run(later, F("clp"))),
-        )
-    )
-    sql, params = per_party.query.sql_with_params()
-    # The inner query is Django's own SQL with its parameters kept apart: nothing of
-    # the request is pasted in.
-    grouped = (
-        "SELECT source, target, COUNT(*), SUM(clp_from), SUM(clp_to) "  # noqa: S608
-        f"FROM ({sql}) per_party GROUP BY source, target"
-    )
-    with connections[per_party.db].cursor() as cursor:
-        cursor.execute(grouped, params)
+    their CLP in both runs, in one query (flows_sql)."""
+    sql, params = flows_sql(user, dimension, earlier, later)
+    with connections[CustomerScore.objects.db].cursor() as cursor:
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     cells = {}
     for source, target, customers, clp_from, clp_to in rows:
