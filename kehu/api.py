@@ -22,6 +22,7 @@ from kehu.dataio.export_api import router as export_router
 from kehu.dataio.quality_api import router as quality_router
 from kehu.insights.api import router as insights_router
 from kehu.insights.firm_api import router as insights_firm_router
+from kehu.insights.flows_api import router as insights_flows_router
 from kehu.parties.api import router as parties_router
 from kehu.pool.api import router as pool_router
 from kehu.reports.api import router as reports_router
@@ -101,6 +102,7 @@ api.add_router("", insights_router)
 api.add_router("", export_router)
 api.add_router("", quality_router)
 api.add_router("/insights/firm", insights_firm_router)
+api.add_router("/insights/firm", insights_flows_router)
 
 # Last: any other path under /api/v1/ is a 404 problem too, not Django's HTML page.
 fallback = Router()

@@ -10,7 +10,6 @@ from decimal import Decimal
 from django.db.models import QuerySet
 
 from kehu.insights.models import CustomerScore
-from kehu.parties.models import Party
 from kehu.parties.selectors import parties_visible_to
 from kehu.reports.selectors import sees_firm
 from kehu.tenancy.models import User
@@ -22,10 +21,12 @@ ZERO = Decimal("0.00")
 
 
 def scores_in_scope(user: User) -> QuerySet[CustomerScore]:
-    """Every run's scores of the parties `user` may report on."""
-    parties = (
-        Party.objects.all() if sees_firm(user) else parties_visible_to(user, include_pool=False)
-    )
+    """Every run's scores of the parties `user` may report on. The whole firm's as a join
+    (not `party IN (every party)`), so that a read of one run goes through the run's
+    index rather than through every party's whole history."""
+    if sees_firm(user):
+        return CustomerScore.objects.filter(party__deleted_at__isnull=True)
+    parties = parties_visible_to(user, include_pool=False)
     return CustomerScore.objects.filter(party__in=parties.values("pk"))
 
 

@@ -167,6 +167,25 @@ OPS = [
     ),
     Op("POST", "/insights/win-back/tasks", {"parties": ["{party}"]}, "write", 201),
     Op("GET", "/insights/runs/{run}", None, "member", 200),
+    # Movement between two runs: another firm's run ids are a 422 on the field, not data.
+    Op("GET", "/insights/firm/migration?from_run={run0}&to_run={run}", None, "member", 200, 422),
+    Op(
+        "GET",
+        "/insights/firm/migration/customers?from_run={run0}&to_run={run}&source=new&target=C",
+        None,
+        "member",
+        200,
+        422,
+    ),
+    Op("GET", "/insights/firm/lifecycle-flows?to_run={run}", None, "member", 200, 422),
+    Op(
+        "GET",
+        "/insights/firm/lifecycle-flows/customers?to_run={run}&source=new&target=stability",
+        None,
+        "member",
+        200,
+        422,
+    ),
     # Duplicates (kehu/dataio): managers only, so Bob and Dora get a 403 before any lookup.
     Op("POST", "/duplicates/{candidate}/dismiss", None, "admin", 200),
     Op("POST", "/duplicates/{candidate}/merge", {"survivor": "a", "choices": {}}, "admin", 201),
@@ -482,6 +501,10 @@ def world(acme: Tenant, alice: User, bob: User, dora: User) -> World:
         deal = deals.opportunity_create(actor=alice, party=party, name="办公椅")
         reason = deals.lost_reason_create(actor=alice, name="价格")
         run = insights.scoring_run_now(actor=alice)
+        # An earlier finished run (of no customers) to compare the run with.
+        run0 = ScoringRun.objects.create(
+            as_of=run.as_of - datetime.timedelta(days=91), status="done"
+        )
         lead = lead_services.lead_create(
             actor=alice, name="韩梅梅", company="甲公司", mobile="13900002222", owner=alice
         )
@@ -508,6 +531,7 @@ def world(acme: Tenant, alice: User, bob: User, dora: User) -> World:
         "reason": reason.pk,
         "lead": lead.pk,
         "run": run.pk,
+        "run0": run0.pk,
         "import": job.pk,
         "party": party.pk,
         "pooled": pooled.pk,
