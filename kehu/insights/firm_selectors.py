@@ -21,12 +21,14 @@ SHOWS = ("top20", "top5", "negative")
 ZERO = Decimal("0.00")
 
 
+def parties_in_scope(user: User) -> QuerySet[Party]:
+    """The parties `user` may report on."""
+    return Party.objects.all() if sees_firm(user) else parties_visible_to(user, include_pool=False)
+
+
 def scores_in_scope(user: User) -> QuerySet[CustomerScore]:
     """Every run's scores of the parties `user` may report on."""
-    parties = (
-        Party.objects.all() if sees_firm(user) else parties_visible_to(user, include_pool=False)
-    )
-    return CustomerScore.objects.filter(party__in=parties.values("pk"))
+    return CustomerScore.objects.filter(party__in=parties_in_scope(user).values("pk"))
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,16 @@
 from django.urls import URLPattern, URLResolver, path
 
-from kehu.insights import firm_views
+from kehu.insights import balance_views, firm_views
 
 app_name = "insights_firm"
 urlpatterns: list[URLPattern | URLResolver] = [
     path("pareto/", firm_views.pareto, name="pareto"),
+    path("balance-sheet/", balance_views.balance_sheet, name="balance_sheet"),
+    path("planned-spend/", balance_views.planned_spend, name="planned_spend"),
+    path("planned-spend/<int:pk>/", balance_views.planned_spend_edit, name="planned_spend_edit"),
+    path(
+        "planned-spend/<int:pk>/delete/",
+        balance_views.planned_spend_delete,
+        name="planned_spend_delete",
+    ),
 ]
