@@ -279,9 +279,9 @@ def _liabilities(
 # --- the movement since the run before --------------------------------------------------
 
 
-def _tier_rank(alias: str) -> str:
+def _tier_rank() -> str:
     whens = " ".join(f"WHEN '{t.value}' THEN {i}" for i, t in enumerate(TIER_ORDER))
-    return f"(CASE {alias}.tier {whens} ELSE {len(TIER_ORDER)} END)"
+    return f"(CASE tier {whens} ELSE {len(TIER_ORDER)} END)"
 
 
 def _movement_sql(
@@ -289,26 +289,36 @@ def _movement_sql(
 ) -> tuple[str, list[Any]]:
     """One row per customer in scope scored in either run: party, CLP before and now,
     and how it moved. Gained: scored now, not before. Churned: scored before and not now,
-    or its chance of being alive fell below the churn threshold. Otherwise by tier."""
+    or its chance of being alive fell below the churn threshold. Otherwise by tier.
+
+    Both runs' rows are read once and paired by a GROUP BY party (no lookup per row:
+    the score indexes do not lead with the run and the party together)."""
     score, scope = CustomerScore._meta.db_table, parties_in_scope(user).values("pk")
     scope_sql, scope_params = scope.query.sql_with_params()
-    now_rank, before_rank = _tier_rank("n"), _tier_rank("b")
-    sql = (
-        "SELECT n.party_id AS party_id, b.clp AS before_clp, n.clp AS now_clp, "  # noqa: S608
-        "CASE WHEN b.id IS NULL THEN 'gained' "
-        "WHEN n.p_alive < %s AND b.p_alive >= %s THEN 'churned' "
-        f"WHEN {now_rank} < {before_rank} THEN 'upgraded' "
-        f"WHEN {now_rank} > {before_rank} THEN 'downgraded' "
-        "ELSE 'same' END AS movement "
-        f'FROM "{score}" n LEFT JOIN "{score}" b ON b.party_id = n.party_id AND b.run_id = %s '
-        f"WHERE n.run_id = %s AND n.party_id IN ({scope_sql}) "
-        "UNION ALL "
-        f"SELECT b.party_id, b.clp, NULL, 'churned' FROM \"{score}\" b "
-        f"WHERE b.run_id = %s AND b.party_id IN ({scope_sql}) AND NOT EXISTS "
-        f'(SELECT 1 FROM "{score}" n WHERE n.run_id = %s AND n.party_id = b.party_id)'
+
+    def side(column: str) -> str:
+        return f"MAX(CASE WHEN run_id = %s THEN {column} END)"
+
+    rank = _tier_rank()
+    pairs = (
+        f"SELECT party_id, {side('clp')} AS now_clp, {side('clp')} AS before_clp, "  # noqa: S608
+        f"{side('p_alive')} AS now_alive, {side('p_alive')} AS before_alive, "
+        f"{side(rank)} AS now_rank, {side(rank)} AS before_rank "
+        f'FROM "{score}" WHERE tenant_id = %s AND run_id IN (%s, %s) '
+        f"AND party_id IN ({scope_sql}) GROUP BY party_id"
     )
-    params = [threshold, threshold, previous.pk, run.pk, *scope_params]
-    params += [previous.pk, *scope_params, run.pk]
+    sql = (
+        "SELECT party_id, before_clp, now_clp, "  # noqa: S608
+        "CASE WHEN before_clp IS NULL THEN 'gained' "
+        "WHEN now_clp IS NULL THEN 'churned' "
+        "WHEN now_alive < %s AND before_alive >= %s THEN 'churned' "
+        "WHEN now_rank < before_rank THEN 'upgraded' "
+        "WHEN now_rank > before_rank THEN 'downgraded' "
+        f"ELSE 'same' END AS movement FROM ({pairs}) pairs"
+    )
+    now, before = run.pk, previous.pk
+    params: list[Any] = [threshold, threshold, now, before, now, before, now, before]
+    params += [run.tenant_id, now, before, *scope_params]
     return sql, params
 
 

@@ -81,6 +81,11 @@ def _first_order(actor: User, party: Party, day: datetime.date) -> None:
 
 @pytest.fixture
 def book(acme: Tenant, alice: User, bob: User) -> dict[str, Any]:
+    return make_book(acme, alice, bob)
+
+
+def make_book(acme: Tenant, alice: User, bob: User) -> dict[str, Any]:
+    """The book of the table above (also drawn in test_firm_browser)."""
     with tenant_scope(acme.pk):
         InsightSettings.objects.create(task_hours=D("1.5"), staff_hour_cost=D(120))
         old = ScoringRun.objects.create(as_of=OLD, status=RunStatus.DONE)
