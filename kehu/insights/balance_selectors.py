@@ -197,7 +197,7 @@ def _grouped_scores(user: User, run: ScoringRun, start: datetime.date) -> QueryS
         .annotate(
             group=Case(
                 When(Exists(by_link) | Exists(by_lead), then=Value("referral")),
-                When(first_order__gte=start, first_order__lte=run.as_of, then=Value("new")),
+                When(first_order__range=(start, run.as_of), then=Value("new")),
                 default=Value("current"),
                 output_field=CharField(),
             )
@@ -245,7 +245,13 @@ def spend_on(day: datetime.date) -> QuerySet[PlannedSpend]:
 def _liabilities(
     user: User, run: ScoringRun, hours: Decimal, cost: Decimal, spend_counted: bool
 ) -> list[Line]:
-    tasks = open_commitments(user, run).count()
+    # Counted from the run's scores, each joined to its party's tasks (the task's party
+    # index), a plan that stays good whatever the planner knows of the tables.
+    tasks = (
+        scores_in_scope(user)
+        .filter(run=run)
+        .aggregate(n=Count("party__tasks", filter=Q(party__tasks__status=TaskStatus.OPEN)))["n"]
+    )
     lines = [
         Line(
             "service",
