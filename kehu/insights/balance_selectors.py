@@ -23,8 +23,6 @@ from django.db.models import (
     Case,
     CharField,
     Count,
-    Exists,
-    OuterRef,
     Q,
     QuerySet,
     Sum,
@@ -47,7 +45,7 @@ from kehu.insights.models import (
     SpendKind,
 )
 from kehu.parties.models import LinkKind, Party, PartyLink
-from kehu.reports.selectors import _first_booked, sees_firm
+from kehu.reports.selectors import sees_firm
 from kehu.sales.models import Lead, SourceChannel
 from kehu.tenancy.models import User, Visibility
 
@@ -185,19 +183,22 @@ def period_of(run: ScoringRun, previous: ScoringRun | None) -> tuple[datetime.da
 
 
 def _grouped_scores(user: User, run: ScoringRun, start: datetime.date) -> QuerySet[Any]:
-    """The run's scores in scope, each marked referral, new or current."""
-    by_link = PartyLink.objects.filter(to_party=OuterRef("party_id"), kind=LinkKind.REFERS)
+    """The run's scores in scope, each marked referral, new (first purchase in the
+    period) or current."""
+    # Sets, not lookups per score: the planner hashes each once.
+    by_link = PartyLink.objects.filter(kind=LinkKind.REFERS).values("to_party_id")
     by_lead = Lead.objects.filter(
-        converted_party=OuterRef("party_id"), source_channel=SourceChannel.REFERRAL
-    )
+        source_channel=SourceChannel.REFERRAL, converted_party__isnull=False
+    ).values("converted_party_id")
+    # The first purchase as the run saw it: its date less the days since the first one.
+    days_in_period = (run.as_of - start).days
     return (
         scores_in_scope(user)
         .filter(run=run)
-        .annotate(first_order=_first_booked())
         .annotate(
             group=Case(
-                When(Exists(by_link) | Exists(by_lead), then=Value("referral")),
-                When(first_order__range=(start, run.as_of), then=Value("new")),
+                When(Q(party_id__in=by_link) | Q(party_id__in=by_lead), then=Value("referral")),
+                When(orders_count__gt=0, tenure_days__lte=days_in_period, then=Value("new")),
                 default=Value("current"),
                 output_field=CharField(),
             )

@@ -50,8 +50,22 @@ API = "/api/v1/insights/firm/balance-sheet"
 D = Decimal
 
 
+FIRST_ORDERS = {
+    "甲": datetime.date(2025, 1, 10),
+    "乙": datetime.date(2025, 3, 1),
+    "丙": datetime.date(2025, 5, 1),
+    "戊": datetime.date(2026, 11, 10),
+    "己": datetime.date(2026, 11, 15),
+    "庚": datetime.date(2024, 6, 1),
+}
+
+
 def _score(run: ScoringRun, party: Party, tier: str, cv: int, gp: int, alive: float) -> None:
+    """A score as the run would write it: the days since the first purchase, if any."""
+    first = FIRST_ORDERS.get(party.name[0])
     CustomerScore.objects.create(
+        orders_count=1 if first else 0,
+        tenure_days=(run.as_of - first).days if first else 0,
         run=run,
         party=party,
         as_of=run.as_of,
@@ -113,14 +127,7 @@ def make_book(acme: Tenant, alice: User, bob: User) -> dict[str, Any]:
             ("庚", "C", 80, 10, 0.9),
         ]:
             _score(run, p[name], tier, cv, gp, alive)
-        for name, day in [
-            ("甲", datetime.date(2025, 1, 10)),
-            ("乙", datetime.date(2025, 3, 1)),
-            ("丙", datetime.date(2025, 5, 1)),
-            ("戊", datetime.date(2026, 11, 10)),
-            ("己", datetime.date(2026, 11, 15)),
-            ("庚", datetime.date(2024, 6, 1)),
-        ]:
+        for name, day in FIRST_ORDERS.items():
             _first_order(alice, p[name], day)
         parties.party_link_add(actor=alice, from_party=p["甲"], to_party=p["己"], kind="refers")
         Lead.objects.create(
