@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 
 from kehu.insights import firm_selectors as selectors
+from kehu.insights.balance_api import router as balance_router
 from kehu.tenancy.api_auth import api_user
 
 router = Router(tags=["insights"])
@@ -57,3 +58,7 @@ def pareto(request: HttpRequest, query: Query[ParetoQuery]) -> dict[str, Any]:
         "top5": figures.top(5),
         "negative": figures.negative,
     }
+
+
+# The balance sheet and its planned spend (balance_api), under the same prefix.
+router.add_router("", balance_router)

@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.db.models import QuerySet
 
 from kehu.insights.models import CustomerScore
+from kehu.parties.models import Party
 from kehu.parties.selectors import parties_visible_to
 from kehu.reports.selectors import sees_firm
 from kehu.tenancy.models import User
@@ -20,14 +21,18 @@ SHOWS = ("top20", "top5", "negative")
 ZERO = Decimal("0.00")
 
 
+def parties_in_scope(user: User) -> QuerySet[Party]:
+    """The parties `user` may report on."""
+    return Party.objects.all() if sees_firm(user) else parties_visible_to(user, include_pool=False)
+
+
 def scores_in_scope(user: User) -> QuerySet[CustomerScore]:
     """Every run's scores of the parties `user` may report on. The whole firm's as a join
     (not `party IN (every party)`), so that a read of one run goes through the run's
     index rather than through every party's whole history."""
     if sees_firm(user):
         return CustomerScore.objects.filter(party__deleted_at__isnull=True)
-    parties = parties_visible_to(user, include_pool=False)
-    return CustomerScore.objects.filter(party__in=parties.values("pk"))
+    return CustomerScore.objects.filter(party__in=parties_in_scope(user).values("pk"))
 
 
 @dataclass(frozen=True)

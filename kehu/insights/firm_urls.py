@@ -1,6 +1,6 @@
 from django.urls import URLPattern, URLResolver, path
 
-from kehu.insights import firm_views, flows_views
+from kehu.insights import balance_views, firm_views, flows_views
 
 app_name = "insights_firm"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -13,5 +13,13 @@ urlpatterns: list[URLPattern | URLResolver] = [
         "lifecycle-flows/customers/",
         flows_views.lifecycle_customers,
         name="lifecycle_customers",
+    ),
+    path("balance-sheet/", balance_views.balance_sheet, name="balance_sheet"),
+    path("planned-spend/", balance_views.planned_spend, name="planned_spend"),
+    path("planned-spend/<int:pk>/", balance_views.planned_spend_edit, name="planned_spend_edit"),
+    path(
+        "planned-spend/<int:pk>/delete/",
+        balance_views.planned_spend_delete,
+        name="planned_spend_delete",
     ),
 ]

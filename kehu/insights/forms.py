@@ -23,6 +23,8 @@ class InsightSettingsForm(PageForm):
     churn_trend_threshold = model_field(InsightSettings, "churn_trend_threshold")
     winback_due_days = model_field(InsightSettings, "winback_due_days")
     nightly = model_field(InsightSettings, "nightly")
+    task_hours = model_field(InsightSettings, "task_hours")
+    staff_hour_cost = model_field(InsightSettings, "staff_hour_cost")
 
     @classmethod
     def for_rule(cls, rule: InsightSettings) -> "InsightSettingsForm":

@@ -98,6 +98,22 @@ class InsightSettings(TenantOwned):
         _("挽回任务期限（天）"), default=7, validators=[MinValueValidator(1), MaxValueValidator(90)]
     )
     nightly = models.BooleanField(_("每晚自动评分"), default=True)
+    # What an open service commitment (an open task with a customer) is worth on the
+    # balance sheet: hours per task × the cost of a staff hour.
+    task_hours = models.DecimalField(
+        _("每个待办任务的预计工时（小时）"),
+        max_digits=5,
+        decimal_places=1,
+        default=2,
+        validators=[MinValueValidator(0), MaxValueValidator(1000)],
+        help_text=_("客户资产负债表按此估算未完成服务承诺的工时。"),
+    )
+    staff_hour_cost = money_field(
+        _("每工时人工成本（元）"),
+        default=200,
+        validators=[MinValueValidator(0)],
+        help_text=_("客户资产负债表按此把服务承诺的工时折算为金额。"),
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -285,3 +301,49 @@ class WinBackAction(TenantOwned):
         verbose_name = _("挽回任务")
         verbose_name_plural = _("挽回任务")
         indexes = [models.Index(fields=["tenant", "party"], name="win_back_party_idx")]
+
+
+# --- the customer asset balance sheet (DOMAIN.md §3; docs/customer-value.md) ----------
+
+
+class SpendKind(models.TextChoices):
+    ACQUISITION = "acquisition", _("获客投入")
+    WIN_BACK = "win_back", _("挽回投入")
+    RETENTION = "retention", _("维系投入")
+    OTHER = "other", _("其他投入")
+
+
+class PlannedSpend(TenantOwned):
+    """Money the firm plans to spend on its customers in a period (a month, a quarter):
+    a liability on the balance sheet while the period runs. Firm-level, in CNY."""
+
+    period_start = models.DateField(_("开始日期"))
+    period_end = models.DateField(_("结束日期"))
+    kind = models.CharField(_("类别"), max_length=12, choices=SpendKind.choices)
+    amount = money_field(_("金额（元）"), validators=[MinValueValidator(0)])
+    note = models.CharField(_("说明"), max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("录入人"),
+    )
+    created_at = models.DateTimeField(_("录入时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("计划投入")
+        verbose_name_plural = _("计划投入")
+        indexes = [
+            models.Index(fields=["tenant", "period_start", "period_end"], name="spend_period_idx")
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(period_end__gte=models.F("period_start")), name="spend_period_order"
+            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="spend_amount_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.period_start}–{self.period_end}"

@@ -7,6 +7,7 @@ from typing import Any
 from ninja import Field, Schema
 
 from kehu.insights.models import LifecycleStage, ValueTier
+from kehu.sales.schemas import Money
 from kehu.tenancy.schemas import InSchema, UserRef
 
 
@@ -25,6 +26,8 @@ class InsightSettingsOut(Schema):
     churn_trend_threshold: int = Field(description="频率或价值下降超过此百分比进入挽回名单")
     winback_due_days: int
     nightly: bool
+    task_hours: Decimal = Field(description="每个待办任务的预计工时（资产负债表的服务承诺）")
+    staff_hour_cost: Decimal = Field(description="每工时人工成本（元）")
 
 
 class InsightSettingsIn(InSchema):
@@ -43,6 +46,8 @@ class InsightSettingsIn(InSchema):
     churn_trend_threshold: int = Field(ge=0, le=100)
     winback_due_days: int = Field(ge=1, le=90)
     nightly: bool = True
+    task_hours: Decimal = Field(default=Decimal(2), ge=0, le=1000)
+    staff_hour_cost: Money = Decimal(200)
 
 
 class RunOut(Schema):

@@ -61,6 +61,8 @@ SETTINGS_FIELDS = (
     "churn_trend_threshold",
     "winback_due_days",
     "nightly",
+    "task_hours",
+    "staff_hour_cost",
 )
 # Scored customers: those who buy now, and those won back.
 SCORED_STATES = (RelationshipState.CURRENT, RelationshipState.WON_BACK)

@@ -37,10 +37,12 @@ from kehu.dataio.models import (
     MappingTemplate,
     PartyMerge,
 )
+from kehu.insights import balance_services as balance
 from kehu.insights import services as insights
 from kehu.insights.models import (
     CustomerScore,
     InsightSettings,
+    PlannedSpend,
     ScoringRun,
     StageOverride,
     WinBackAction,
@@ -186,6 +188,12 @@ OPS = [
         200,
         422,
     ),
+    # The balance sheet is every member's over what they may report on; planned spend is
+    # the firm's: read by those who see every customer, written by managers.
+    Op("GET", "/insights/firm/balance-sheet?run={run}", None, "member", 200),
+    Op("GET", "/insights/firm/planned-spend/{spend}", None, "read", 200),
+    Op("PATCH", "/insights/firm/planned-spend/{spend}", {"amount": "900"}, "manage", 200),
+    Op("DELETE", "/insights/firm/planned-spend/{spend}", None, "manage", 204),
     # Duplicates (kehu/dataio): managers only, so Bob and Dora get a 403 before any lookup.
     Op("POST", "/duplicates/{candidate}/dismiss", None, "admin", 200),
     Op("POST", "/duplicates/{candidate}/merge", {"survivor": "a", "choices": {}}, "admin", 201),
@@ -348,6 +356,15 @@ UNNAMED = [
     Op("GET", "/insights/firm/pareto?measure=clp", None, "member", 200),
     Op("GET", "/data-quality", None, "member", 200),
     Op("GET", "/data-quality?days=30", None, "member", 200),
+    Op("GET", "/insights/firm/balance-sheet", None, "member", 200),
+    Op("GET", "/insights/firm/planned-spend", None, "member", 200),
+    Op(
+        "POST",
+        "/insights/firm/planned-spend",
+        {"kind": "win_back", "period_start": TODAY, "period_end": TODAY, "amount": "300"},
+        "manage",
+        201,
+    ),
     Op("PATCH", "/pool/settings", {"idle_days": 45}, "admin", 200),
     Op("POST", "/pool/sweep", None, "admin", 200),
     Op("GET", "/me", None, "member", 200),
@@ -433,6 +450,7 @@ OUTSIDER_LISTS = {
     "/leads": [],
     "/insights/scores": [],
     "/insights/win-back": [],
+    "/insights/firm/planned-spend": [],
     "/duplicates": [],
 }
 
@@ -505,6 +523,13 @@ def world(acme: Tenant, alice: User, bob: User, dora: User) -> World:
         run0 = ScoringRun.objects.create(
             as_of=run.as_of - datetime.timedelta(days=91), status="done"
         )
+        spend = balance.planned_spend_create(
+            actor=alice,
+            kind="acquisition",
+            period_start=datetime.date(2030, 1, 1),
+            period_end=datetime.date(2030, 1, 31),
+            amount=Decimal(1000),
+        )
         lead = lead_services.lead_create(
             actor=alice, name="韩梅梅", company="甲公司", mobile="13900002222", owner=alice
         )
@@ -532,6 +557,7 @@ def world(acme: Tenant, alice: User, bob: User, dora: User) -> World:
         "lead": lead.pk,
         "run": run.pk,
         "run0": run0.pk,
+        "spend": spend.pk,
         "import": job.pk,
         "party": party.pk,
         "pooled": pooled.pk,
@@ -629,6 +655,7 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
             CustomerScore,
             StageOverride,
             WinBackAction,
+            PlannedSpend,
             DuplicateCandidate,
             DuplicateScan,
             PartyMerge,
@@ -643,6 +670,7 @@ def snapshot(tenant: Tenant) -> dict[str, Any]:
             ),
             "pool": list(PoolSettings.objects.values_list("idle_days", "last_swept_at")),
             "insights": list(InsightSettings.objects.values_list("horizon_months", "share_s")),
+            "spend": list(PlannedSpend.objects.order_by("pk").values_list("pk", "amount")),
             "scores": list(
                 CustomerScore.objects.order_by("pk").values_list("pk", "lifecycle_stage")
             ),
@@ -810,6 +838,7 @@ def _template(path: str) -> str:
         "opportunity": "opportunity_id",
         "lead": "lead_id",
         "run": "run_id",
+        "spend": "entry_id",
         "candidate": "candidate_id",
         "merge": "merge_id",
         "scan": "scan_id",

@@ -92,6 +92,8 @@ def test_settings_are_for_managers(
         "churn_trend_threshold": 50,
         "winback_due_days": 5,
         "nightly": "on",
+        "task_hours": "2",
+        "staff_hour_cost": "200",
     }
     before = counts(acme)
     for user in (bob, dora):
