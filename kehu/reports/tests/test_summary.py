@@ -24,6 +24,7 @@ from kehu.sales import services as sales
 from kehu.sales.models import BOOKED, DailySales, Order, OrderStatus, Product
 from kehu.sales.summary import stale_parties, summary_rebuild
 from kehu.sales.tests.helpers import product
+from kehu.sales.tests.test_api import post
 from kehu.tenancy import services as tenancy
 from kehu.tenancy.models import Role, Tenant, User, Visibility
 
@@ -236,8 +237,7 @@ def test_orders_imported_in_bulk_are_in_the_summary(
         ]
     }
     client = api_client(alice)
-    headers = {"HTTP_IDEMPOTENCY_KEY": "k1"}
-    answer = client.post("/api/v1/orders/bulk", body, content_type="application/json", **headers)
+    answer = post(client, "/orders/bulk", body)
     assert answer.status_code == 200, answer.content
     with tenant_scope(acme.pk):
         day = DailySales.objects.filter(dimension="owner", day=datetime.date(2025, 3, 3))
@@ -246,17 +246,18 @@ def test_orders_imported_in_bulk_are_in_the_summary(
         assert_summary_is_live(alice, world)
     # The same external ids again, with another date: the import updates them.
     body["orders"][2]["order_date"] = "2024-07-07"
-    headers = {"HTTP_IDEMPOTENCY_KEY": "k2"}
-    answer = client.post("/api/v1/orders/bulk", body, content_type="application/json", **headers)
+    answer = post(client, "/orders/bulk", body)
     assert answer.status_code == 200, answer.content
     with tenant_scope(acme.pk):
         assert Order.objects.get(external_id="ERP-2").order_date == datetime.date(2024, 7, 7)
         assert_summary_is_live(alice, world)
 
 
-def test_visibility_still_applies(world: dict[str, Any], alice: User, bob: User) -> None:
+def test_visibility_still_applies(
+    world: dict[str, Any], alice: User, bob: User, acme: Tenant
+) -> None:
     carol, erin = world["reps"][2], world["reps"][3]
-    with tenant_scope(alice.tenant_id):
+    with tenant_scope(acme.pk):
         # Own and team visibility read the orders (the summary knows no party's owner).
         assert not selectors.reads_summary(bob) and not selectors.reads_summary(carol)
         # A salesperson who sees every party reads the summary, as the admin does.
@@ -280,9 +281,9 @@ def test_visibility_still_applies(world: dict[str, Any], alice: User, bob: User)
 
 
 def test_a_firm_reads_only_its_own_summary(
-    world: dict[str, Any], charlie: User, acme: Tenant
+    world: dict[str, Any], charlie: User, acme: Tenant, other: Tenant
 ) -> None:
-    with tenant_scope(charlie.tenant_id):
+    with tenant_scope(other.pk):
         assert not DailySales.objects.exists()
         report = selectors.revenue_report(charlie, WHOLE, Dimension.PERIOD)
         assert report.total == selectors.Figures() and not report.other_currencies
