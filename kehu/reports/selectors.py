@@ -196,6 +196,7 @@ class Book:
     province = "party__province"
     city = "party__city"
     source = "party__source"
+    category = "product__category"
     sums: Mapping[str, Any] = ORDER_SUMS
     line_sums: Mapping[str, Any] = LINE_SUMS
 
@@ -221,13 +222,13 @@ class LiveBook(Book):
         return _lines(orders) if by in (Dimension.PRODUCT, Dimension.CATEGORY) else orders
 
 
-# The summary rows each report reads (the category report has none: an order with two
-# products of one category counts once, which product rows cannot tell).
+# The summary rows each report reads.
 SUMMARY_ROWS = {
     Dimension.PERIOD: SummaryDimension.OWNER,
     Dimension.REP: SummaryDimension.OWNER,
     Dimension.TEAM: SummaryDimension.OWNER,
     Dimension.PRODUCT: SummaryDimension.PRODUCT,
+    Dimension.CATEGORY: SummaryDimension.CATEGORY,
     Dimension.REGION: SummaryDimension.REGION,
     Dimension.CHANNEL: SummaryDimension.CHANNEL,
 }
@@ -239,6 +240,7 @@ class SummaryBook(Book):
     province = "province"
     city = "city"
     source = "source"
+    category = "category"
     sums = SUMMARY_SUMS
     line_sums = SUMMARY_SUMS
 
@@ -375,12 +377,9 @@ def _rows_by_product(book: Book, filters: ReportFilters) -> list[Row]:
 
 
 def _rows_by_category(book: Book, filters: ReportFilters) -> list[Row]:
-    keys = ("product__category_id", "product__category__name")
-    grouped = _grouped(book.rows(Dimension.CATEGORY), *keys, sums=book.line_sums)
-    return _by_revenue(
-        Row(r["product__category_id"], r["product__category__name"] or _("未分类"), _figures(r))
-        for r in grouped
-    )
+    key, name = f"{book.category}_id", f"{book.category}__name"
+    grouped = _grouped(book.rows(Dimension.CATEGORY), key, name, sums=book.line_sums)
+    return _by_revenue(Row(r[key], r[name] or _("未分类"), _figures(r)) for r in grouped)
 
 
 ROW_READERS = {

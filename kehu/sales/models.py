@@ -296,6 +296,7 @@ class SummaryDimension(models.TextChoices):
 
     OWNER = "owner", _("销售负责人")
     PRODUCT = "product", _("产品")
+    CATEGORY = "category", _("产品分类")
     REGION = "region", _("地区")
     CHANNEL = "channel", _("来源渠道")
     NEW = "new", _("新老客户")
@@ -309,7 +310,8 @@ def summary_money(label: "StrOrPromise") -> "models.DecimalField[Any, Decimal]":
 
 class DailySales(TenantOwned):
     """Booked orders and returns of one day, currency and rep (the order's owner), split
-    by one dimension: nothing more (owner rows), a product, a region (province and city
+    by one dimension: nothing more (owner rows), a product, a product category (as the
+    product is now: `product_update` computes them again), a region (province and city
     of the party), a channel (the party's source) or how new the party was (`new_within`:
     3 when its first sale was in the same month, 2 the same quarter, 1 the same year, 0
     otherwise). Kept by `kehu.sales.summary`; the reports read it instead of the orders."""
@@ -320,6 +322,9 @@ class DailySales(TenantOwned):
     dimension = models.CharField(max_length=8, choices=SummaryDimension.choices)
     product = models.ForeignKey(
         Product, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    category = models.ForeignKey(
+        ProductCategory, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     province = models.CharField(max_length=20, blank=True)
     city = models.CharField(max_length=20, blank=True)

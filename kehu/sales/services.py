@@ -37,7 +37,7 @@ from kehu.sales.models import (
     Product,
     ProductCategory,
 )
-from kehu.sales.summary import summary_refresh
+from kehu.sales.summary import summary_categories_refresh, summary_refresh
 from kehu.tenancy.models import User
 
 Action = AuditEntry.Action
@@ -143,6 +143,7 @@ def product_create(
 
 
 @transaction.atomic
+@transaction.atomic
 def product_update(*, actor: User, product: Product, **changes: Any) -> Product:
     unknown = set(changes) - set(PRODUCT_FIELDS)
     if unknown:
@@ -156,6 +157,8 @@ def product_update(*, actor: User, product: Product, **changes: Any) -> Product:
     changed = diff(before, snapshot(product, PRODUCT_FIELDS))
     if changed:
         audit_write(actor_id=actor.pk, action=Action.UPDATE, obj=product, changes=changed)
+    if "category" in changed:
+        summary_categories_refresh()  # the reports by category count it in the new one
     return product
 
 

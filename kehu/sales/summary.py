@@ -158,22 +158,32 @@ def _rows(days: Sequence[datetime.date] | None) -> Iterator[DailySales]:
                 profit=r["profit"] or 0,
                 **{name: r[path] for name, path in keys.items()},
             )
+    yield from _line_rows(orders, Dim.PRODUCT)
+    yield from _line_rows(orders, Dim.CATEGORY)
+
+
+def _line_rows(orders: QuerySet[Order], dimension: str) -> Iterator[DailySales]:
+    """Product or category rows: an order with two products of one category counts once."""
+    tenant_id = current_tenant_id()
+    key, name = ("product_id", "product_id")
+    if dimension == Dim.CATEGORY:
+        key, name = ("product__category_id", "category_id")
     lines = OrderLine.objects.filter(order__in=orders.values("pk"))
-    line_head = ("order__order_date", "order__currency", "order__owner_id", "product_id")
-    grouped = lines.values(*line_head).annotate(**LINE_SUMS, quantity=Sum(_LINE_QUANTITY))
+    head = ("order__order_date", "order__currency", "order__owner_id", key)
+    grouped = lines.values(*head).annotate(**LINE_SUMS, quantity=Sum(_LINE_QUANTITY))
     for r in grouped.order_by().iterator(chunk_size=5000):
         yield DailySales(
             tenant_id=tenant_id,
-            dimension=Dim.PRODUCT,
+            dimension=dimension,
             day=r["order__order_date"],
             currency=r["order__currency"],
             owner_id=r["order__owner_id"],
-            product_id=r["product_id"],
             orders=r["orders"],
             quantity=r["quantity"] or 0,
             revenue=r["revenue"] or 0,
             cost=r["cost"] or 0,
             profit=r["profit"] or 0,
+            **{name: r[key]},
         )
 
 
@@ -322,6 +332,15 @@ def summary_heal() -> int:
             _store_parties(set(stale), known)
             _write(sorted(_days_of(stale)))
     return len(stale)
+
+
+@transaction.atomic
+def summary_categories_refresh() -> None:
+    """A product changed category: the category rows of every day, computed again (one
+    GROUP BY over all the tenant's lines; the other rows do not change)."""
+    _lock()
+    DailySales.objects.filter(dimension=Dim.CATEGORY).delete()
+    _insert(_line_rows(_booked(None), Dim.CATEGORY))
 
 
 @transaction.atomic
