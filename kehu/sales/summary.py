@@ -119,7 +119,6 @@ def _booked(days: Sequence[datetime.date] | None) -> QuerySet[Order]:
 
 
 def _rows(days: Sequence[datetime.date] | None) -> Iterator[DailySales]:
-    tenant_id = current_tenant_id()
     orders = _booked(days)
     head = ("order_date", "currency", "owner_id")
     split: list[tuple[str, dict[str, str], QuerySet[Any]]] = [
@@ -146,25 +145,13 @@ def _rows(days: Sequence[datetime.date] | None) -> Iterator[DailySales]:
     for dimension, keys, rows in split:
         grouped = rows.values(*head, *keys.values()).annotate(**ORDER_SUMS).order_by()
         for r in grouped.iterator(chunk_size=5000):
-            yield DailySales(
-                tenant_id=tenant_id,
-                dimension=dimension,
-                day=r["order_date"],
-                currency=r["currency"],
-                owner_id=r["owner_id"],
-                orders=r["orders"],
-                revenue=r["revenue"] or 0,
-                cost=r["cost"] or 0,
-                profit=r["profit"] or 0,
-                **{name: r[path] for name, path in keys.items()},
-            )
+            yield _row(dimension, r, "", **{name: r[path] for name, path in keys.items()})
     yield from _line_rows(orders, Dim.PRODUCT)
     yield from _line_rows(orders, Dim.CATEGORY)
 
 
 def _line_rows(orders: QuerySet[Order], dimension: str) -> Iterator[DailySales]:
     """Product or category rows: an order with two products of one category counts once."""
-    tenant_id = current_tenant_id()
     key, name = ("product_id", "product_id")
     if dimension == Dim.CATEGORY:
         key, name = ("product__category_id", "category_id")
@@ -172,19 +159,23 @@ def _line_rows(orders: QuerySet[Order], dimension: str) -> Iterator[DailySales]:
     head = ("order__order_date", "order__currency", "order__owner_id", key)
     grouped = lines.values(*head).annotate(**LINE_SUMS, quantity=Sum(_LINE_QUANTITY))
     for r in grouped.order_by().iterator(chunk_size=5000):
-        yield DailySales(
-            tenant_id=tenant_id,
-            dimension=dimension,
-            day=r["order__order_date"],
-            currency=r["order__currency"],
-            owner_id=r["order__owner_id"],
-            orders=r["orders"],
-            quantity=r["quantity"] or 0,
-            revenue=r["revenue"] or 0,
-            cost=r["cost"] or 0,
-            profit=r["profit"] or 0,
-            **{name: r[key]},
-        )
+        yield _row(dimension, r, "order__", quantity=r["quantity"] or 0, **{name: r[key]})
+
+
+def _row(dimension: str, r: dict[str, Any], prefix: str, **keys: Any) -> DailySales:
+    """A summary row from a grouped row whose order fields are named `prefix`…"""
+    return DailySales(
+        tenant_id=current_tenant_id(),
+        dimension=dimension,
+        day=r[f"{prefix}order_date"],
+        currency=r[f"{prefix}currency"],
+        owner_id=r[f"{prefix}owner_id"],
+        orders=r["orders"],
+        revenue=r["revenue"] or 0,
+        cost=r["cost"] or 0,
+        profit=r["profit"] or 0,
+        **keys,
+    )
 
 
 def _insert(rows: Iterator[DailySales]) -> None:
