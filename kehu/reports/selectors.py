@@ -51,7 +51,7 @@ from kehu.sales.models import (
     SummaryParty,
 )
 from kehu.sales.selectors import orders_visible_to
-from kehu.sales.summary import LINE_SUMS, NEW_LEVEL, ORDER_SUMS, summary_heal
+from kehu.sales.summary import LINE_SUMS, NEW_LEVEL, ORDER_SUMS, day_or_month, summary_heal
 from kehu.tenancy.models import Role, User, Visibility
 
 REPORT_CURRENCY = Currency.CNY
@@ -262,7 +262,7 @@ def summary_rows(
     filters: ReportFilters, dimension: str, *, by: str = "", cny: bool = True
 ) -> QuerySet[DailySales]:
     rows = DailySales.objects.filter(
-        dimension=dimension, day__gte=filters.since, day__lte=filters.until
+        day_or_month(filters.since, filters.until), dimension=dimension
     )
     rows = rows.filter(currency=REPORT_CURRENCY) if cny else rows.exclude(currency=REPORT_CURRENCY)
     if filters.owner_id:

@@ -317,6 +317,9 @@ class DailySales(TenantOwned):
     otherwise). Kept by `kehu.sales.summary`; the reports read it instead of the orders."""
 
     day = models.DateField()
+    # A whole month's rows (day: its first), the sums of its days' rows: a report reads
+    # them for the whole months of its range and the days' rows for the rest.
+    month = models.BooleanField(default=False)
     currency = models.CharField(max_length=3, choices=Currency.choices)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     dimension = models.CharField(max_length=8, choices=SummaryDimension.choices)
@@ -341,7 +344,9 @@ class DailySales(TenantOwned):
         # Reports read a dimension over a range of days, for everyone or one rep; a
         # refresh deletes days (of every dimension).
         indexes = [
-            models.Index(fields=["tenant", "dimension", "day"], name="daily_sales_day_idx"),
+            models.Index(
+                fields=["tenant", "dimension", "month", "day"], name="daily_sales_day_idx"
+            ),
             models.Index(
                 fields=["tenant", "dimension", "owner", "day"], name="daily_sales_owner_idx"
             ),

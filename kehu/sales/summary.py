@@ -35,7 +35,14 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Abs, ExtractMonth, ExtractQuarter, ExtractYear, NullIf
+from django.db.models.functions import (
+    Abs,
+    ExtractMonth,
+    ExtractQuarter,
+    ExtractYear,
+    NullIf,
+    TruncMonth,
+)
 
 from kehu.core.context import current_tenant_id
 from kehu.parties.models import Party
@@ -184,13 +191,72 @@ def _insert(rows: Iterator[DailySales]) -> None:
 
 
 def _write(days: Sequence[datetime.date] | None) -> None:
+    """The days' rows from the orders, then their months' rows from the days' rows."""
     if days is None:
         DailySales.objects.all().delete()
         _insert(_rows(None))
+        _insert(_month_rows(None))
         return
     for chunk in _chunks(sorted(days)):
-        DailySales.objects.filter(dimension__in=Dim.values, day__in=chunk).delete()
+        DailySales.objects.filter(dimension__in=Dim.values, month=False, day__in=chunk).delete()
         _insert(_rows(chunk))
+    months = sorted({d.replace(day=1) for d in days})
+    DailySales.objects.filter(dimension__in=Dim.values, month=True, day__in=months).delete()
+    for first in months:
+        _insert(_month_rows(first))
+
+
+MONTH_KEYS = (
+    "dimension",
+    "currency",
+    "owner_id",
+    "product_id",
+    "category_id",
+    "province",
+    "city",
+    "source",
+    "new_within",
+)
+_MONTH_SUMS = {name: Sum(name) for name in ("orders", "quantity", "revenue", "cost", "profit")}
+
+
+def _month_rows(first: datetime.date | None, dimension: str = "") -> Iterator[DailySales]:
+    """The sums of a month's day rows (every month's: None), one row per key."""
+    days = DailySales.objects.filter(month=False)
+    if dimension:
+        days = days.filter(dimension=dimension)
+    if first is not None:
+        days = days.filter(day__gte=first, day__lt=next_month(first))
+    grouped = days.annotate(start=TruncMonth("day")).values("start", *MONTH_KEYS)
+    for r in grouped.annotate(**_MONTH_SUMS).order_by().iterator(chunk_size=5000):
+        start = r.pop("start")
+        yield DailySales(
+            tenant_id=current_tenant_id(),
+            month=True,
+            day=start.date() if isinstance(start, datetime.datetime) else start,
+            **r,
+        )
+
+
+def next_month(day: datetime.date) -> datetime.date:
+    """The first day of the month after `day`'s."""
+    return (day.replace(day=1) + datetime.timedelta(days=32)).replace(day=1)
+
+
+def day_or_month(since: datetime.date, until: datetime.date) -> Q:
+    """The rows that add up [since, until]: months' rows for the whole months inside it,
+    days' rows for the days before and after them."""
+    first_full = since if since.day == 1 else next_month(since)
+    end_full = (
+        next_month(until) if (until + datetime.timedelta(days=1)).day == 1 else until.replace(day=1)
+    )
+    if first_full >= end_full:
+        return Q(month=False, day__gte=since, day__lte=until)
+    return (
+        Q(month=True, day__gte=first_full, day__lt=end_full)
+        | Q(month=False, day__gte=since, day__lt=first_full)
+        | Q(month=False, day__gte=end_full, day__lte=until)
+    )
 
 
 def _party_state(party: dict[str, Any], first: datetime.date | None) -> tuple[Any, ...]:
@@ -332,6 +398,7 @@ def summary_categories_refresh() -> None:
     _lock()
     DailySales.objects.filter(dimension=Dim.CATEGORY).delete()
     _insert(_line_rows(_booked(None), Dim.CATEGORY))
+    _insert(_month_rows(None, Dim.CATEGORY))
 
 
 @transaction.atomic

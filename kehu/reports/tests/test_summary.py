@@ -169,7 +169,8 @@ def test_every_report_from_the_summary_equals_the_orders(
 
 def test_the_comparison_reads_the_summary(world: dict[str, Any], alice: User, acme: Tenant) -> None:
     with tenant_scope(acme.pk):
-        row = DailySales.objects.filter(dimension="owner", currency="CNY").first()
+        # WHOLE is 24 whole months: it reads the months' rows.
+        row = DailySales.objects.filter(dimension="owner", currency="CNY", month=True).first()
         assert row is not None
         DailySales.objects.filter(pk=row.pk).update(revenue=row.revenue + 1)
         summary = selectors.revenue_report(alice, WHOLE, Dimension.REP)
@@ -294,3 +295,29 @@ def test_a_firm_reads_only_its_own_summary(
         assert report.total == selectors.Figures() and not report.other_currencies
     with tenant_scope(acme.pk):
         assert DailySales.objects.exists() and Product.objects.count() == 5
+
+
+def test_whole_months_read_the_month_rows_and_the_rest_the_day_rows(
+    world: dict[str, Any], alice: User, acme: Tenant
+) -> None:
+    with tenant_scope(acme.pk):
+        month = datetime.date(2024, 6, 1)
+        row = DailySales.objects.filter(
+            dimension="owner", currency="CNY", month=True, day=month
+        ).first()
+        assert row is not None  # June 2024 has sales
+        DailySales.objects.filter(pk=row.pk).update(revenue=row.revenue + 1)
+
+        def gap(since: datetime.date, until: datetime.date) -> Decimal:
+            filters = ReportFilters(since=since, until=until)
+            summary = selectors.revenue_report(alice, filters, Dimension.PERIOD).total
+            return (
+                summary.revenue
+                - selectors.live_revenue_report(alice, filters, Dimension.PERIOD).total.revenue
+            )
+
+        june_30 = datetime.date(2024, 6, 30)
+        assert gap(month, june_30) == 1  # the whole month: its month row
+        assert gap(datetime.date(2024, 5, 15), datetime.date(2024, 7, 10)) == 1
+        assert gap(datetime.date(2024, 6, 2), june_30) == 0  # not whole: its days' rows
+        assert gap(month, datetime.date(2024, 6, 29)) == 0
