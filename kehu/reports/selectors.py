@@ -28,6 +28,7 @@ from django.db.models import (
 from django.utils.translation import gettext as _
 
 from kehu.activities.selectors import party_effort
+from kehu.core.context import current_tenant_id
 from kehu.parties.models import Party
 from kehu.parties.selectors import parties_visible_to
 from kehu.reports.periods import (
@@ -261,12 +262,11 @@ class SummaryBook(Book):
 def summary_rows(
     filters: ReportFilters, dimension: str, *, by: str = "", cny: bool = True
 ) -> QuerySet[DailySales]:
-    rows = DailySales.objects.filter(
-        day_or_month(filters.since, filters.until), dimension=dimension
-    )
-    rows = rows.filter(currency=REPORT_CURRENCY) if cny else rows.exclude(currency=REPORT_CURRENCY)
+    equal: dict[str, Any] = {"tenant_id": current_tenant_id(), "dimension": dimension}
     if filters.owner_id:
-        rows = rows.filter(owner_id=filters.owner_id)
+        equal["owner_id"] = filters.owner_id
+    rows = DailySales.objects.filter(day_or_month(filters.since, filters.until, **equal))
+    rows = rows.filter(currency=REPORT_CURRENCY) if cny else rows.exclude(currency=REPORT_CURRENCY)
     if filters.team_id:
         rows = rows.filter(owner__team_memberships__team_id=filters.team_id)
     if by == Dimension.REGION and filters.province and dimension == SummaryDimension.REGION:

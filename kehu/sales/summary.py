@@ -243,20 +243,22 @@ def next_month(day: datetime.date) -> datetime.date:
     return (day.replace(day=1) + datetime.timedelta(days=32)).replace(day=1)
 
 
-def day_or_month(since: datetime.date, until: datetime.date) -> Q:
+def day_or_month(since: datetime.date, until: datetime.date, **equal: Any) -> Q:
     """The rows that add up [since, until]: months' rows for the whole months inside it,
-    days' rows for the days before and after them."""
+    days' rows for the days before and after them. Each branch names all of `equal`
+    (tenant, dimension …) and `month` as IN, so that SQLite reads each as an index range
+    (a bare boolean, or equalities outside the OR, made it scan every tenant's rows)."""
     first_full = since if since.day == 1 else next_month(since)
-    end_full = (
-        next_month(until) if (until + datetime.timedelta(days=1)).day == 1 else until.replace(day=1)
-    )
+    last_day = (until + datetime.timedelta(days=1)).day == 1
+    end_full = next_month(until) if last_day else until.replace(day=1)
     if first_full >= end_full:
-        return Q(month=False, day__gte=since, day__lte=until)
-    return (
-        Q(month=True, day__gte=first_full, day__lt=end_full)
-        | Q(month=False, day__gte=since, day__lt=first_full)
-        | Q(month=False, day__gte=end_full, day__lte=until)
-    )
+        return Q(month__in=[False], day__gte=since, day__lte=until, **equal)
+    found = Q(month__in=[True], day__gte=first_full, day__lt=end_full, **equal)
+    if since < first_full:
+        found |= Q(month__in=[False], day__gte=since, day__lt=first_full, **equal)
+    if end_full <= until:
+        found |= Q(month__in=[False], day__gte=end_full, day__lte=until, **equal)
+    return found
 
 
 def _party_state(party: dict[str, Any], first: datetime.date | None) -> tuple[Any, ...]:
