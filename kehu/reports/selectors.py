@@ -2,7 +2,9 @@
 
 Every read starts from `booked_orders` (or `report_parties`), which applies the
 tenant, the reader's scope (see the package docstring) and the filters. Sums are in
-CNY; `other_currencies` lists what was sold in other currencies, unconverted.
+CNY; `other_currencies` lists what was sold in other currencies, unconverted. The
+revenue reports and new-vs-existing read the daily sales summary instead when the reader
+sees every party (`reads_summary`); `live_*` keep the reads of the orders.
 """
 
 import datetime

@@ -2,8 +2,9 @@
 read instead of every order of the range.
 
 `summary_refresh(days=..., parties=...)` computes the rows of those days again from the
-orders (delete, then one GROUP BY per dimension), inside the caller's transaction: every
-service that writes orders calls it with the days and parties it touched.
+orders (delete, then one GROUP BY per dimension), and their months' rows from the days'
+rows, inside the caller's transaction: every service that writes orders calls it with
+the days and parties it touched.
 `summary_heal()` recomputes the days of the parties whose stored province, city, source
 or deletion no longer match (a party edited, deleted, restored or merged: these are
 written in many places that know nothing of orders); the reports call it before reading.
