@@ -25,6 +25,8 @@ from kehu.dataio.models import CandidateStatus, DuplicateCandidate, PartyMerge
 from kehu.parties import search
 from kehu.parties.models import Party
 from kehu.parties.services import party_clean
+from kehu.sales.models import Order
+from kehu.sales.summary import summary_refresh
 from kehu.tenancy.models import User
 
 Action = AuditEntry.Action
@@ -94,6 +96,9 @@ RULES: dict[str, Rule] = {
     "insights.customerscore.party": Rule(KEEP),
     "insights.stageoverride.party": Rule(KEEP),
     "insights.winbackaction.party": Rule(MOVE),
+    # What the daily sales summary used of each party: both are stored again after the
+    # merge (and its undo), with the days of their orders (`_refresh_sales`).
+    "sales.summaryparty.party": Rule(KEEP),
 }
 
 
@@ -203,11 +208,18 @@ def party_merge(
     record.moved, record.removed = _move_references(survivor.pk, loser.pk)
     record.removed += _demote_primaries(survivor.pk, loser.pk, record.moved)
     record.save()
+    _refresh_sales(survivor.pk, loser.pk)
     search.refresh_keys(survivor)
     if candidate is not None:
         _decide(candidate, actor, CandidateStatus.MERGED)
     _audit_merge(actor, record, survivor, loser, diff(before, snapshot(survivor, MERGE_FIELDS)))
     return record
+
+
+def _refresh_sales(*party_ids: int) -> None:
+    """The orders moved between the two parties: their days in the sales summary."""
+    days = Order.objects.filter(party_id__in=party_ids).values_list("order_date", flat=True)
+    summary_refresh(days=set(days), parties=party_ids)
 
 
 def _check_mergeable(survivor: Party, loser: Party) -> None:
@@ -350,6 +362,7 @@ def party_merge_undo(*, actor: User, record: PartyMerge) -> PartyMerge:
         _load(data)
     survivor = Party.with_deleted.get(pk=record.survivor_id)
     loser = Party.with_deleted.get(pk=record.loser_id)
+    _refresh_sales(survivor.pk, loser.pk)
     search.refresh_keys(survivor)
     search.refresh_keys(loser)
     record.undone_at = timezone.now()

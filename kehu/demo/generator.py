@@ -79,6 +79,8 @@ from kehu.parties.models import (
     Tag,
 )
 from kehu.parties.services import PARTY_FIELDS
+from kehu.sales.models import DailySales
+from kehu.sales.summary import summary_rebuild
 from kehu.tenancy.models import Role, Team, TeamMembership, Tenant, User
 
 DEMO_NAME = "演示公司"
@@ -543,6 +545,10 @@ def generate(
             tick("orders", orders, orders)
         with transaction.atomic(using=using):
             add_effort_and_pool(writer, factory, party_rows.ids, seed)
+        if orders:
+            with transaction.atomic(using=using):
+                writer.rows[DailySales._meta.label] = summary_rebuild()
+            tick("sales summary", orders, orders)
         if opportunities or leads:
             with transaction.atomic(using=using):
                 written = write_pipeline(users, now, rng, opportunities=opportunities, leads=leads)

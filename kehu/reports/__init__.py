@@ -3,7 +3,10 @@ region and channel; staff hours per customer (人效); new versus existing custo
 
 Figures are computed by the database (GROUP BY), over booked orders only (confirmed and
 fulfilled; returns count negative, drafts and cancelled orders not at all), in CNY:
-orders in other currencies are listed beside the figures, never converted.
+orders in other currencies are listed beside the figures, never converted. For readers
+who see every party the revenue and new-vs-existing figures come from the daily sales
+summary (`kehu.sales.summary`, decision 0013), which gives the same answer as the orders
+(`selectors.live_revenue_report` reads those; a test compares the two).
 
 Who sees what:
 - admins, managers and analysts see the whole firm's figures, whatever their

@@ -2,7 +2,9 @@
 
 Every read starts from `booked_orders` (or `report_parties`), which applies the
 tenant, the reader's scope (see the package docstring) and the filters. Sums are in
-CNY; `other_currencies` lists what was sold in other currencies, unconverted.
+CNY; `other_currencies` lists what was sold in other currencies, unconverted. The
+revenue reports and new-vs-existing read the daily sales summary instead when the reader
+sees every party (`reads_summary`); `live_*` keep the reads of the orders.
 """
 
 import datetime
@@ -16,24 +18,19 @@ from django.core.exceptions import ValidationError
 from django.db.models import (
     BooleanField,
     Case,
-    Count,
     DateField,
-    DecimalField,
-    ExpressionWrapper,
     F,
     Min,
     OuterRef,
-    Q,
     QuerySet,
     Subquery,
     Sum,
-    Value,
     When,
 )
-from django.db.models.functions import Abs, NullIf
 from django.utils.translation import gettext as _
 
 from kehu.activities.selectors import party_effort
+from kehu.core.context import current_tenant_id
 from kehu.parties.models import Party
 from kehu.parties.selectors import parties_visible_to
 from kehu.reports.periods import (
@@ -46,9 +43,19 @@ from kehu.reports.periods import (
     period_starts,
     preset_range,
 )
-from kehu.sales.models import BOOKED, Currency, Order, OrderKind, OrderLine
+from kehu.sales.models import (
+    BOOKED,
+    Currency,
+    DailySales,
+    Order,
+    OrderKind,
+    OrderLine,
+    SummaryDimension,
+    SummaryParty,
+)
 from kehu.sales.selectors import orders_visible_to
-from kehu.tenancy.models import Role, User
+from kehu.sales.summary import LINE_SUMS, NEW_LEVEL, ORDER_SUMS, day_or_month, summary_heal
+from kehu.tenancy.models import Role, User, Visibility
 
 REPORT_CURRENCY = Currency.CNY
 FIRM_WIDE_ROLES = frozenset({Role.ADMIN, Role.MANAGER, Role.ANALYST})
@@ -127,16 +134,8 @@ def _money(value: Any) -> Decimal:
 
 def _figures(row: Mapping[str, Any]) -> Figures:
     return Figures(
-        row["orders"], _money(row["revenue"]), _money(row["cost"]), _money(row["profit"])
+        row["orders"] or 0, _money(row["revenue"]), _money(row["cost"]), _money(row["profit"])
     )
-
-
-ORDER_SUMS = {
-    "orders": Count("pk", filter=Q(kind=OrderKind.ORDER)),
-    "revenue": Sum("revenue"),
-    "cost": Sum("cost"),
-    "profit": Sum("profit"),
-}
 
 
 def _in_scope(user: User) -> QuerySet[Order]:
@@ -191,23 +190,120 @@ class Dimension:
     ALL = (PERIOD, REP, TEAM, PRODUCT, CATEGORY, REGION, CHANNEL)
 
 
+class Book:
+    """Where a revenue report's figures come from: the orders themselves (`LiveBook`) or
+    the daily summary (`SummaryBook`). Both give, for a dimension, rows to GROUP BY with
+    `sums`, under the same key names except the few named here."""
+
+    day = "order_date"
+    province = "party__province"
+    city = "party__city"
+    source = "party__source"
+    category = "product__category"
+    sums: Mapping[str, Any] = ORDER_SUMS
+    line_sums: Mapping[str, Any] = LINE_SUMS
+
+    def rows(self, by: str, *, cny: bool = True) -> QuerySet[Any]:
+        """What to group for the `by` report: CNY only, or (False) the other currencies."""
+        raise NotImplementedError
+
+    def total(self, by: str, *, cny: bool = True) -> QuerySet[Any]:
+        return self.rows(Dimension.PERIOD, cny=cny)
+
+
+class LiveBook(Book):
+    def __init__(self, user: User, filters: ReportFilters, by: str):
+        self.orders = booked_orders(user, filters)
+        if by == Dimension.REGION and filters.province:
+            self.orders = self.orders.filter(party__province=filters.province)
+
+    def rows(self, by: str, *, cny: bool = True) -> QuerySet[Any]:
+        if cny:
+            orders = self.orders.filter(currency=REPORT_CURRENCY)
+        else:
+            orders = self.orders.exclude(currency=REPORT_CURRENCY)
+        return _lines(orders) if by in (Dimension.PRODUCT, Dimension.CATEGORY) else orders
+
+
+# The summary rows each report reads.
+SUMMARY_ROWS = {
+    Dimension.PERIOD: SummaryDimension.OWNER,
+    Dimension.REP: SummaryDimension.OWNER,
+    Dimension.TEAM: SummaryDimension.OWNER,
+    Dimension.PRODUCT: SummaryDimension.PRODUCT,
+    Dimension.CATEGORY: SummaryDimension.CATEGORY,
+    Dimension.REGION: SummaryDimension.REGION,
+    Dimension.CHANNEL: SummaryDimension.CHANNEL,
+}
+SUMMARY_SUMS = {name: Sum(name) for name in ("orders", "revenue", "cost", "profit")}
+
+
+class SummaryBook(Book):
+    day = "day"
+    province = "province"
+    city = "city"
+    source = "source"
+    category = "category"
+    sums = SUMMARY_SUMS
+    line_sums = SUMMARY_SUMS
+
+    def __init__(self, filters: ReportFilters, by: str):
+        summary_heal()
+        self.filters, self.by = filters, by
+
+    def rows(self, by: str, *, cny: bool = True) -> QuerySet[Any]:
+        return summary_rows(self.filters, SUMMARY_ROWS[by], by=self.by, cny=cny)
+
+    def total(self, by: str, *, cny: bool = True) -> QuerySet[Any]:
+        # Product rows count an order once per product; region rows, when a province is
+        # chosen, are the only ones that know it.
+        by_province = self.by == Dimension.REGION and self.filters.province
+        return self.rows(Dimension.REGION if by_province else Dimension.PERIOD, cny=cny)
+
+
+def summary_rows(
+    filters: ReportFilters, dimension: str, *, by: str = "", cny: bool = True
+) -> QuerySet[DailySales]:
+    equal: dict[str, Any] = {"tenant_id": current_tenant_id(), "dimension": dimension}
+    if filters.owner_id:
+        equal["owner_id"] = filters.owner_id
+    rows = DailySales.objects.filter(day_or_month(filters.since, filters.until, **equal))
+    rows = rows.filter(currency=REPORT_CURRENCY) if cny else rows.exclude(currency=REPORT_CURRENCY)
+    if filters.team_id:
+        rows = rows.filter(owner__team_memberships__team_id=filters.team_id)
+    if by == Dimension.REGION and filters.province and dimension == SummaryDimension.REGION:
+        rows = rows.filter(province=filters.province)
+    return rows
+
+
+def reads_summary(user: User, by: str = "") -> bool:
+    """Whether `user`'s report `by` reads the summary: when they see every party (the
+    summary knows no owner of a party, no account team) and the report has summary rows."""
+    sees_all = sees_firm(user) or user.effective_visibility == Visibility.ALL
+    return sees_all and (not by or by in SUMMARY_ROWS)
+
+
 def revenue_report(user: User, filters: ReportFilters, by: str) -> RevenueReport:
-    """Three queries: the rows, the total, and the other currencies' totals."""
-    orders = booked_orders(user, filters)
-    if by == Dimension.REGION and filters.province:
-        orders = orders.filter(party__province=filters.province)
-    cny = orders.filter(currency=REPORT_CURRENCY)
-    rows = ROW_READERS[by](cny, filters)
-    total = _figures(cny.aggregate(**ORDER_SUMS))
-    return RevenueReport(rows, total, _other_currencies(orders))
+    """From the daily summary when it serves, else from the orders (`live_revenue_report`)."""
+    if reads_summary(user, by):
+        return _revenue_report(SummaryBook(filters, by), filters, by)
+    return live_revenue_report(user, filters, by)
 
 
-def _other_currencies(orders: QuerySet[Order]) -> list[CurrencyFigures]:
+def live_revenue_report(user: User, filters: ReportFilters, by: str) -> RevenueReport:
+    """Three queries on the orders: the rows, the total, and the other currencies' totals."""
+    return _revenue_report(LiveBook(user, filters, by), filters, by)
+
+
+def _revenue_report(book: Book, filters: ReportFilters, by: str) -> RevenueReport:
+    rows = ROW_READERS[by](book, filters)
+    total = _figures(book.total(by).aggregate(**book.sums))
+    return RevenueReport(rows, total, _other_currencies(book, by))
+
+
+def _other_currencies(book: Book, by: str) -> list[CurrencyFigures]:
     grouped = (
-        orders.exclude(currency=REPORT_CURRENCY)
-        .values("currency")
-        .annotate(**ORDER_SUMS)
-        .order_by("currency")
+        book.total(by, cny=False).values("currency").annotate(**book.sums).order_by("currency")
     )
     return [CurrencyFigures(row["currency"], _figures(row)) for row in grouped]
 
@@ -220,11 +316,11 @@ def _by_revenue(rows: Iterable[Row]) -> list[Row]:
     return sorted(rows, key=lambda r: (-r.figures.revenue, r.label))
 
 
-def _rows_by_period(orders: QuerySet[Order], filters: ReportFilters) -> list[Row]:
+def _rows_by_period(book: Book, filters: ReportFilters) -> list[Row]:
     period = filters.period
+    rows = book.rows(Dimension.PERIOD).annotate(start=TRUNC[Period(period)](book.day))
     found = {
-        row["start"]: _figures(row)
-        for row in _grouped(orders.annotate(start=TRUNC[Period(period)]("order_date")), "start")
+        _as_date(row["start"]): _figures(row) for row in _grouped(rows, "start", sums=book.sums)
     }
     # Every period of the range, empty ones too: a chart over time must not skip months.
     return [
@@ -233,80 +329,59 @@ def _rows_by_period(orders: QuerySet[Order], filters: ReportFilters) -> list[Row
     ]
 
 
-def _rows_by_rep(orders: QuerySet[Order], filters: ReportFilters) -> list[Row]:
-    grouped = _grouped(orders, "owner_id", "owner__display_name", "owner__username")
+def _rows_by_rep(book: Book, filters: ReportFilters) -> list[Row]:
+    keys = ("owner_id", "owner__display_name", "owner__username")
+    grouped = _grouped(book.rows(Dimension.REP), *keys, sums=book.sums)
     return _by_revenue(
         Row(r["owner_id"], r["owner__display_name"] or r["owner__username"], _figures(r))
         for r in grouped
     )
 
 
-def _rows_by_team(orders: QuerySet[Order], filters: ReportFilters) -> list[Row]:
+def _rows_by_team(book: Book, filters: ReportFilters) -> list[Row]:
     """An order counts in full in each of its owner's teams, so a rep in two teams adds
     their orders to both and the rows may sum to more than the total (which counts each
     order once); owners in no team are under 未分配团队."""
     team = "owner__team_memberships__team"
-    grouped = _grouped(orders, f"{team}_id", f"{team}__name")
+    grouped = _grouped(book.rows(Dimension.TEAM), f"{team}_id", f"{team}__name", sums=book.sums)
     return _by_revenue(
         Row(r[f"{team}_id"], r[f"{team}__name"] or _("未分配团队"), _figures(r)) for r in grouped
     )
 
 
-def _labelled(orders: QuerySet[Order], key: str, empty: str) -> list[Row]:
-    return _by_revenue(Row(r[key], r[key] or empty, _figures(r)) for r in _grouped(orders, key))
+def _labelled(rows: QuerySet[Any], key: str, empty: str, sums: Mapping[str, Any]) -> list[Row]:
+    return _by_revenue(
+        Row(r[key], r[key] or empty, _figures(r)) for r in _grouped(rows, key, sums=sums)
+    )
 
 
-def _rows_by_region(orders: QuerySet[Order], filters: ReportFilters) -> list[Row]:
+def _rows_by_region(book: Book, filters: ReportFilters) -> list[Row]:
     """Provinces; with a province chosen, its cities."""
-    key = "party__city" if filters.province else "party__province"
-    return _labelled(orders, key, _("未填写"))
+    key = book.city if filters.province else book.province
+    return _labelled(book.rows(Dimension.REGION), key, _("未填写"), book.sums)
 
 
-def _rows_by_channel(orders: QuerySet[Order], filters: ReportFilters) -> list[Row]:
-    return _labelled(orders, "party__source", _("未填写"))
-
-
-# A line's share of its order's revenue: the order discount spread over the lines by
-# amount, negative on a return, so that the lines of an order add up to the order.
-_LINE_REVENUE = ExpressionWrapper(
-    F("amount") * F("order__revenue") / NullIf(Abs(F("order__subtotal")), Value(0)),
-    output_field=DecimalField(max_digits=20, decimal_places=6),
-)
-_LINE_COST = Case(
-    When(order__kind=OrderKind.RETURN, then=-F("cost_amount")),
-    default=F("cost_amount"),
-    output_field=DecimalField(max_digits=14, decimal_places=2),
-)
-LINE_SUMS = {
-    "orders": Count("order_id", distinct=True, filter=Q(order__kind=OrderKind.ORDER)),
-    "revenue": Sum(_LINE_REVENUE),
-    "cost": Sum(_LINE_COST),
-    "profit": Sum(_LINE_REVENUE - _LINE_COST),
-}
+def _rows_by_channel(book: Book, filters: ReportFilters) -> list[Row]:
+    return _labelled(book.rows(Dimension.CHANNEL), book.source, _("未填写"), book.sums)
 
 
 def _lines(orders: QuerySet[Order]) -> QuerySet[OrderLine]:
     return OrderLine.objects.filter(order_id__in=orders.values("pk"))
 
 
-def _rows_by_product(orders: QuerySet[Order], filters: ReportFilters) -> list[Row]:
-    grouped = _grouped(
-        _lines(orders), "product_id", "product__code", "product__name", sums=LINE_SUMS
-    )
+def _rows_by_product(book: Book, filters: ReportFilters) -> list[Row]:
+    keys = ("product_id", "product__code", "product__name")
+    grouped = _grouped(book.rows(Dimension.PRODUCT), *keys, sums=book.line_sums)
     return _by_revenue(
         Row(r["product_id"], f"{r['product__code']} {r['product__name']}", _figures(r))
         for r in grouped
     )
 
 
-def _rows_by_category(orders: QuerySet[Order], filters: ReportFilters) -> list[Row]:
-    grouped = _grouped(
-        _lines(orders), "product__category_id", "product__category__name", sums=LINE_SUMS
-    )
-    return _by_revenue(
-        Row(r["product__category_id"], r["product__category__name"] or _("未分类"), _figures(r))
-        for r in grouped
-    )
+def _rows_by_category(book: Book, filters: ReportFilters) -> list[Row]:
+    key, name = f"{book.category}_id", f"{book.category}__name"
+    grouped = _grouped(book.rows(Dimension.CATEGORY), key, name, sums=book.line_sums)
+    return _by_revenue(Row(r[key], r[name] or _("未分类"), _figures(r)) for r in grouped)
 
 
 ROW_READERS = {
@@ -439,16 +514,46 @@ def _first_booked() -> Subquery:
 def new_vs_existing(user: User, filters: ReportFilters) -> list[Split]:
     """Per period: a customer is new in the period of its first booked order (ever, in
     any currency, whoever's), existing after it; effort before the first order is on a
-    prospect. Revenue is one GROUP BY (period, new); effort is activities' three plus
-    one for the first order days of the parties with effort."""
+    prospect. From the daily summary when the reader sees every party (its rows say how
+    new the party was), else `live_new_vs_existing`."""
+    if not reads_summary(user):
+        return live_new_vs_existing(user, filters)
+    summary_heal()
+    splits = _empty_splits(filters)
+    level = NEW_LEVEL[filters.period]
+    rows = summary_rows(filters, SummaryDimension.NEW)
+    rows = rows.annotate(start=TRUNC[Period(filters.period)]("day"))
+    for row in _grouped(rows, "start", "new_within", sums=SUMMARY_SUMS):
+        split = splits[_as_date(row["start"])]
+        if row["new_within"] >= level:
+            split.new += _figures(row)
+        else:
+            split.existing += _figures(row)
+    effort = _effort_minutes(user, filters)
+    stored = SummaryParty.objects.filter(party_id__in=list(effort), first_day__isnull=False)
+    firsts = {pk: first for pk, first in stored.values_list("party_id", "first_day") if first}
+    _add_minutes(splits, effort, firsts, filters.period)
+    return list(splits.values())
+
+
+def live_new_vs_existing(user: User, filters: ReportFilters) -> list[Split]:
+    """From the orders: revenue is one GROUP BY (period, new); effort is activities'
+    three plus one for the first order days of the parties with effort."""
+    splits = _empty_splits(filters)
+    _add_revenue(
+        splits, booked_orders(user, filters).filter(currency=REPORT_CURRENCY), filters.period
+    )
+    effort = _effort_minutes(user, filters)
+    _add_minutes(splits, effort, _first_orders(effort), filters.period)
+    return list(splits.values())
+
+
+def _empty_splits(filters: ReportFilters) -> dict[datetime.date, Split]:
     period = filters.period
-    splits = {
+    return {
         start: Split(start, period_label(start, period))
         for start in period_starts(filters.since, filters.until, period)
     }
-    _add_revenue(splits, booked_orders(user, filters).filter(currency=REPORT_CURRENCY), period)
-    _add_minutes(splits, _effort_minutes(user, filters), period)
-    return list(splits.values())
 
 
 def _add_revenue(splits: dict[datetime.date, Split], orders: QuerySet[Order], period: str) -> None:
@@ -475,21 +580,23 @@ def _as_date(value: datetime.date | datetime.datetime) -> datetime.date:
     return value.date() if isinstance(value, datetime.datetime) else value
 
 
+def _first_orders(effort: Mapping[int, Any]) -> dict[int, datetime.date]:
+    if not effort:
+        return {}
+    booked = Order.objects.filter(
+        party_id__in=list(effort), status__in=BOOKED, kind=OrderKind.ORDER
+    )
+    return dict(
+        booked.values("party_id").annotate(first=Min("order_date")).values_list("party_id", "first")
+    )
+
+
 def _add_minutes(
     splits: dict[datetime.date, Split],
     effort: dict[int, dict[datetime.date, int]],
+    firsts: Mapping[int, datetime.date],
     period: str,
 ) -> None:
-    firsts = (
-        dict(
-            Order.objects.filter(party_id__in=list(effort), status__in=BOOKED, kind=OrderKind.ORDER)
-            .values("party_id")
-            .annotate(first=Min("order_date"))
-            .values_list("party_id", "first")
-        )
-        if effort
-        else {}
-    )
     tally: dict[datetime.date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for pk, months in effort.items():
         first = firsts.get(pk)

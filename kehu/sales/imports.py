@@ -48,6 +48,7 @@ from kehu.sales.services import (
     lines_summary,
     money,
 )
+from kehu.sales.summary import summary_refresh
 from kehu.tenancy.models import User
 
 MAX_BATCH = 5000
@@ -573,8 +574,15 @@ def orders_write(checked: CheckedBatch) -> ImportResult:
         raise ValidationError(
             {f"orders[{p.index}]": _locked_message() for p in changed if p.pk in locked}
         )
+    # The days and parties the batch touches, as they were and as they will be.
+    written = [p for p in planned if p.result != UNCHANGED]
+    days = [p.row.order_date for p in written] + [
+        p.existing.order_date for p in changed if p.existing
+    ]
+    parties = [p.party.pk for p in written] + [p.existing.party_id for p in changed if p.existing]
     _write(actor, planned)
     _new_customers(actor, planned)
+    summary_refresh(days=days, parties=parties)
     return ImportResult([ImportedRow(p.pk, p.number, p.row.external_id, p.result) for p in planned])
 
 

@@ -288,6 +288,90 @@ class IdempotencyRecord(TenantOwned):
         ]
 
 
+# --- the daily sales summary (docs/decisions/0013-daily-sales-summary.md) ---------------
+
+
+class SummaryDimension(models.TextChoices):
+    """What a row of the daily sales summary is split by, besides day, currency and rep."""
+
+    OWNER = "owner", _("销售负责人")
+    PRODUCT = "product", _("产品")
+    CATEGORY = "category", _("产品分类")
+    REGION = "region", _("地区")
+    CHANNEL = "channel", _("来源渠道")
+    NEW = "new", _("新老客户")
+
+
+def summary_money(label: "StrOrPromise") -> "models.DecimalField[Any, Decimal]":
+    # Line shares of an order's revenue have more than two places: summed per day they
+    # keep six, so that adding days gives what adding the lines gives, to the cent.
+    return models.DecimalField(label, max_digits=20, decimal_places=6, default=ZERO)
+
+
+class DailySales(TenantOwned):
+    """Booked orders and returns of one day, currency and rep (the order's owner), split
+    by one dimension: nothing more (owner rows), a product, a product category (as the
+    product is now: `product_update` computes them again), a region (province and city
+    of the party), a channel (the party's source) or how new the party was (`new_within`:
+    3 when its first sale was in the same month, 2 the same quarter, 1 the same year, 0
+    otherwise). Kept by `kehu.sales.summary`; the reports read it instead of the orders."""
+
+    day = models.DateField()
+    # A whole month's rows (day: its first), the sums of its days' rows: a report reads
+    # them for the whole months of its range and the days' rows for the rest.
+    month = models.BooleanField(default=False)
+    currency = models.CharField(max_length=3, choices=Currency.choices)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    dimension = models.CharField(max_length=8, choices=SummaryDimension.choices)
+    product = models.ForeignKey(
+        Product, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    category = models.ForeignKey(
+        ProductCategory, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    province = models.CharField(max_length=20, blank=True)
+    city = models.CharField(max_length=20, blank=True)
+    source = models.CharField(max_length=50, blank=True)
+    new_within = models.PositiveSmallIntegerField(default=0)
+    orders = models.PositiveIntegerField(default=0)  # of kind "order", not returns
+    quantity = models.DecimalField(max_digits=18, decimal_places=3, default=ZERO)  # products
+    revenue = summary_money(_("收入"))
+    cost = summary_money(_("成本"))
+    profit = summary_money(_("毛利"))
+
+    class Meta:
+        base_manager_name = "all_tenants"
+        # Reports read a dimension over a range of days, for everyone or one rep; a
+        # refresh deletes days (of every dimension).
+        indexes = [
+            models.Index(
+                fields=["tenant", "dimension", "month", "day"], name="daily_sales_day_idx"
+            ),
+            models.Index(
+                fields=["tenant", "dimension", "owner", "day"], name="daily_sales_owner_idx"
+            ),
+        ]
+
+
+class SummaryParty(TenantOwned):
+    """What the daily summary took from a party with booked orders: where it is, its
+    source, whether it is deleted, and its first booked sale. A party that no longer
+    matches (edited, deleted, merged …) has its days computed again before a report
+    reads them (`kehu.sales.summary.summary_heal`)."""
+
+    party = models.OneToOneField(
+        "parties.Party", on_delete=models.CASCADE, related_name="sales_summary"
+    )
+    province = models.CharField(max_length=20, blank=True)
+    city = models.CharField(max_length=20, blank=True)
+    source = models.CharField(max_length=50, blank=True)
+    deleted = models.BooleanField(default=False)
+    first_day = models.DateField(null=True, blank=True)
+
+    class Meta:
+        base_manager_name = "all_tenants"
+
+
 # --- pipelines and opportunities (docs/decisions/0005-pipeline.md) ---------------------
 
 

@@ -37,6 +37,7 @@ from kehu.sales.models import (
     Product,
     ProductCategory,
 )
+from kehu.sales.summary import summary_categories_refresh, summary_refresh
 from kehu.tenancy.models import User
 
 Action = AuditEntry.Action
@@ -142,6 +143,7 @@ def product_create(
 
 
 @transaction.atomic
+@transaction.atomic
 def product_update(*, actor: User, product: Product, **changes: Any) -> Product:
     unknown = set(changes) - set(PRODUCT_FIELDS)
     if unknown:
@@ -155,6 +157,8 @@ def product_update(*, actor: User, product: Product, **changes: Any) -> Product:
     changed = diff(before, snapshot(product, PRODUCT_FIELDS))
     if changed:
         audit_write(actor_id=actor.pk, action=Action.UPDATE, obj=product, changes=changed)
+    if "category" in changed:
+        summary_categories_refresh()  # the reports by category count it in the new one
     return product
 
 
@@ -428,6 +432,7 @@ def order_create(
     _audit_order(actor, order, Action.CREATE, changes)
     if order.is_booked:
         _on_booked(actor, order)
+        summary_refresh(days=[order.order_date], parties=[order.party_id])
     return order
 
 
@@ -456,6 +461,7 @@ def order_update(
         raise ValidationError(_("已取消的订单不能修改。"))
     old_lines = list(order.lines.select_related("product").order_by("position"))
     before = {**snapshot(order, ORDER_FIELDS), "lines": lines_summary(old_lines)}
+    was = (order.order_date, order.party_id)
     for name, value in changes.items():
         setattr(order, name, value)
     repricing = lines is not None or {"currency", "discount"} & set(changes)
@@ -473,6 +479,8 @@ def order_update(
     changed = diff(before, {**snapshot(order, ORDER_FIELDS), "lines": lines_summary(new_lines)})
     if changed:
         _audit_order(actor, order, Action.UPDATE, changed)
+        if order.is_booked:
+            summary_refresh(days=[was[0], order.order_date], parties=[was[1], order.party_id])
     return order
 
 
@@ -501,6 +509,8 @@ def order_set_status(*, actor: User, order: Order, status: str) -> Order:
     _audit_order(actor, order, Action.UPDATE, {"status": [before, status]})
     if order.is_booked and not was_booked:
         _on_booked(actor, order)
+    if order.is_booked or was_booked:
+        summary_refresh(days=[order.order_date], parties=[order.party_id])
     return order
 
 
@@ -600,6 +610,7 @@ def return_create(
     _save_lines(order, priced)
     changes = diff({}, {**snapshot(order, ORDER_FIELDS), "lines": lines_summary(priced)})
     _audit_order(actor, order, Action.CREATE, changes)
+    summary_refresh(days=[order.order_date], parties=[order.party_id])
     return order
 
 

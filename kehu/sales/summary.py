@@ -1,0 +1,415 @@
+"""The daily sales summary (docs/decisions/0013-daily-sales-summary.md): what the reports
+read instead of every order of the range.
+
+`summary_refresh(days=..., parties=...)` computes the rows of those days again from the
+orders (delete, then one GROUP BY per dimension), and their months' rows from the days'
+rows, inside the caller's transaction: every service that writes orders calls it with
+the days and parties it touched.
+`summary_heal()` recomputes the days of the parties whose stored province, city, source
+or deletion no longer match (a party edited, deleted, restored or merged: these are
+written in many places that know nothing of orders); the reports call it before reading.
+`summary_rebuild()` recomputes a whole tenant (`manage.py sales_summary_rebuild`).
+
+The figures are those of `kehu.reports.selectors`' live path, which the tests compare
+row for row: booked orders (confirmed, fulfilled) and returns of parties not deleted,
+returns negative, a line's revenue its share of the order's revenue after the order
+discount.
+"""
+
+import datetime
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
+from typing import Any
+
+from django.db import transaction
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Min,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import (
+    Abs,
+    ExtractMonth,
+    ExtractQuarter,
+    ExtractYear,
+    NullIf,
+    TruncMonth,
+)
+
+from kehu.core.context import current_tenant_id
+from kehu.parties.models import Party
+from kehu.sales.models import (
+    BOOKED,
+    DailySales,
+    Order,
+    OrderKind,
+    OrderLine,
+    SummaryDimension,
+    SummaryParty,
+)
+from kehu.tenancy.models import Tenant
+
+Dim = SummaryDimension
+CHUNK = 500  # days or ids per statement (SQLite's limit on parameters)
+
+ORDER_SUMS = {
+    "orders": Count("pk", filter=Q(kind=OrderKind.ORDER)),
+    "revenue": Sum("revenue"),
+    "cost": Sum("cost"),
+    "profit": Sum("profit"),
+}
+# A line's share of its order's revenue: the order discount spread over the lines by
+# amount, negative on a return, so that the lines of an order add up to the order.
+LINE_REVENUE = ExpressionWrapper(
+    F("amount") * F("order__revenue") / NullIf(Abs(F("order__subtotal")), Value(0)),
+    output_field=DecimalField(max_digits=20, decimal_places=6),
+)
+LINE_COST = Case(
+    When(order__kind=OrderKind.RETURN, then=-F("cost_amount")),
+    default=F("cost_amount"),
+    output_field=DecimalField(max_digits=14, decimal_places=2),
+)
+LINE_SUMS = {
+    "orders": Count("order_id", distinct=True, filter=Q(order__kind=OrderKind.ORDER)),
+    "revenue": Sum(LINE_REVENUE),
+    "cost": Sum(LINE_COST),
+    "profit": Sum(LINE_REVENUE - LINE_COST),
+}
+_LINE_QUANTITY = Case(
+    When(order__kind=OrderKind.RETURN, then=-F("quantity")),
+    default=F("quantity"),
+    output_field=DecimalField(max_digits=18, decimal_places=3),
+)
+
+# How new a party was on an order's day: its first booked sale in the same month (3),
+# quarter (2), year (1), or none of these (0; no booked sale at all is 0 too).
+_FIRST = "party__sales_summary__first_day"
+NEW_WITHIN = Case(
+    When(
+        Q(y=F("fy"), m=F("fm")),
+        then=Value(3),
+    ),
+    When(Q(y=F("fy"), q=F("fq")), then=Value(2)),
+    When(y=F("fy"), then=Value(1)),
+    default=Value(0),
+    output_field=IntegerField(),
+)
+# Which `new_within` values count as new in a report by month, quarter or year.
+NEW_LEVEL = {"month": 3, "quarter": 2, "year": 1}
+
+
+def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
+    it = iter(values)
+    while chunk := list(islice(it, CHUNK)):
+        yield chunk
+
+
+def _lock() -> None:
+    """One refresh of a tenant at a time: two that delete and insert the same days side
+    by side (PostgreSQL) would each insert their rows. "No key" so as not to wait on the
+    key-share locks that inserting any row of the tenant takes."""
+    Tenant.objects.select_for_update(no_key=True).filter(pk=current_tenant_id()).first()
+
+
+def _booked(days: Sequence[datetime.date] | None) -> QuerySet[Order]:
+    """Booked orders of the days (all days: None) whose party is summarised and not deleted."""
+    orders = Order.objects.filter(status__in=BOOKED, party__sales_summary__deleted=False)
+    return orders if days is None else orders.filter(order_date__in=days)
+
+
+def _rows(days: Sequence[datetime.date] | None) -> Iterator[DailySales]:
+    orders = _booked(days)
+    head = ("order_date", "currency", "owner_id")
+    split: list[tuple[str, dict[str, str], QuerySet[Any]]] = [
+        (Dim.OWNER, {}, orders),
+        (
+            Dim.REGION,
+            {"province": "party__sales_summary__province", "city": "party__sales_summary__city"},
+            orders,
+        ),
+        (Dim.CHANNEL, {"source": "party__sales_summary__source"}, orders),
+        (
+            Dim.NEW,
+            {"new_within": "new_within"},
+            orders.annotate(
+                y=ExtractYear("order_date"),
+                q=ExtractQuarter("order_date"),
+                m=ExtractMonth("order_date"),
+                fy=ExtractYear(_FIRST),
+                fq=ExtractQuarter(_FIRST),
+                fm=ExtractMonth(_FIRST),
+            ).annotate(new_within=NEW_WITHIN),
+        ),
+    ]
+    for dimension, keys, rows in split:
+        grouped = rows.values(*head, *keys.values()).annotate(**ORDER_SUMS).order_by()
+        for r in grouped.iterator(chunk_size=5000):
+            yield _row(dimension, r, "", **{name: r[path] for name, path in keys.items()})
+    yield from _line_rows(orders, Dim.PRODUCT)
+    yield from _line_rows(orders, Dim.CATEGORY)
+
+
+def _line_rows(orders: QuerySet[Order], dimension: str) -> Iterator[DailySales]:
+    """Product or category rows: an order with two products of one category counts once."""
+    key, name = ("product_id", "product_id")
+    if dimension == Dim.CATEGORY:
+        key, name = ("product__category_id", "category_id")
+    lines = OrderLine.objects.filter(order__in=orders.values("pk"))
+    head = ("order__order_date", "order__currency", "order__owner_id", key)
+    grouped = lines.values(*head).annotate(**LINE_SUMS, quantity=Sum(_LINE_QUANTITY))
+    for r in grouped.order_by().iterator(chunk_size=5000):
+        yield _row(dimension, r, "order__", quantity=r["quantity"] or 0, **{name: r[key]})
+
+
+def _row(dimension: str, r: dict[str, Any], prefix: str, **keys: Any) -> DailySales:
+    """A summary row from a grouped row whose order fields are named `prefix`…"""
+    return DailySales(
+        tenant_id=current_tenant_id(),
+        dimension=dimension,
+        day=r[f"{prefix}order_date"],
+        currency=r[f"{prefix}currency"],
+        owner_id=r[f"{prefix}owner_id"],
+        orders=r["orders"],
+        revenue=r["revenue"] or 0,
+        cost=r["cost"] or 0,
+        profit=r["profit"] or 0,
+        **keys,
+    )
+
+
+def _insert(rows: Iterator[DailySales]) -> None:
+    while batch := list(islice(rows, 5000)):
+        DailySales.objects.bulk_create(batch)
+
+
+def _write(days: Sequence[datetime.date] | None) -> None:
+    """The days' rows from the orders, then their months' rows from the days' rows."""
+    if days is None:
+        DailySales.objects.all().delete()
+        _insert(_rows(None))
+        _insert(_month_rows(None))
+        return
+    for chunk in _chunks(sorted(days)):
+        DailySales.objects.filter(dimension__in=Dim.values, month=False, day__in=chunk).delete()
+        _insert(_rows(chunk))
+    months = sorted({d.replace(day=1) for d in days})
+    DailySales.objects.filter(dimension__in=Dim.values, month=True, day__in=months).delete()
+    for first in months:
+        _insert(_month_rows(first))
+
+
+MONTH_KEYS = (
+    "dimension",
+    "currency",
+    "owner_id",
+    "product_id",
+    "category_id",
+    "province",
+    "city",
+    "source",
+    "new_within",
+)
+_MONTH_SUMS = {name: Sum(name) for name in ("orders", "quantity", "revenue", "cost", "profit")}
+
+
+def _month_rows(first: datetime.date | None, dimension: str = "") -> Iterator[DailySales]:
+    """The sums of a month's day rows (every month's: None), one row per key."""
+    days = DailySales.objects.filter(month=False)
+    if dimension:
+        days = days.filter(dimension=dimension)
+    if first is not None:
+        days = days.filter(day__gte=first, day__lt=next_month(first))
+    grouped = days.annotate(start=TruncMonth("day")).values("start", *MONTH_KEYS)
+    for r in grouped.annotate(**_MONTH_SUMS).order_by().iterator(chunk_size=5000):
+        start = r.pop("start")
+        yield DailySales(
+            tenant_id=current_tenant_id(),
+            month=True,
+            day=start.date() if isinstance(start, datetime.datetime) else start,
+            **r,
+        )
+
+
+def next_month(day: datetime.date) -> datetime.date:
+    """The first day of the month after `day`'s."""
+    return (day.replace(day=1) + datetime.timedelta(days=32)).replace(day=1)
+
+
+def day_or_month(since: datetime.date, until: datetime.date, **equal: Any) -> Q:
+    """The rows that add up [since, until]: months' rows for the whole months inside it,
+    days' rows for the days before and after them. Each branch names all of `equal`
+    (tenant, dimension …) and `month` as IN, so that SQLite reads each as an index range
+    (a bare boolean, or equalities outside the OR, made it scan every tenant's rows)."""
+    first_full = since if since.day == 1 else next_month(since)
+    last_day = (until + datetime.timedelta(days=1)).day == 1
+    end_full = next_month(until) if last_day else until.replace(day=1)
+    if first_full >= end_full:
+        return Q(month__in=[False], day__gte=since, day__lte=until, **equal)
+    found = Q(month__in=[True], day__gte=first_full, day__lt=end_full, **equal)
+    if since < first_full:
+        found |= Q(month__in=[False], day__gte=since, day__lt=first_full, **equal)
+    if end_full <= until:
+        found |= Q(month__in=[False], day__gte=end_full, day__lte=until, **equal)
+    return found
+
+
+def _party_state(party: dict[str, Any], first: datetime.date | None) -> tuple[Any, ...]:
+    return (
+        party["province"],
+        party["city"],
+        party["source"],
+        party["deleted_at"] is not None,
+        first,
+    )
+
+
+def _firsts(party_ids: Iterable[int]) -> dict[int, datetime.date]:
+    found: dict[int, datetime.date] = {}
+    for chunk in _chunks(party_ids):
+        firsts = (
+            Order.objects.filter(party_id__in=chunk, status__in=BOOKED, kind=OrderKind.ORDER)
+            .values("party_id")
+            .annotate(first=Min("order_date"))
+            .values_list("party_id", "first")
+        )
+        found.update(firsts)
+    return found
+
+
+def _sync_parties(touched: set[int], days: set[datetime.date]) -> set[int]:
+    """Store what the summary needs of the touched parties, and of any party with booked
+    orders on `days` that it does not know yet; return those whose stored state changed."""
+    on_days: set[int] = set()
+    for chunk in _chunks(sorted(days)):
+        on_days.update(
+            Order.objects.filter(order_date__in=chunk, status__in=BOOKED)
+            .values_list("party_id", flat=True)
+            .distinct()
+        )
+    known: dict[int, SummaryParty] = {}
+    for chunk in _chunks(sorted(touched | on_days)):
+        known.update((s.party_id, s) for s in SummaryParty.objects.filter(party_id__in=chunk))
+    wanted = touched | (on_days - set(known))
+    return _store_parties(wanted, known)
+
+
+def _store_parties(wanted: set[int], known: dict[int, SummaryParty]) -> set[int]:
+    """Store the state of the `wanted` parties (not yet stored: only those with booked
+    orders); return those whose state changed."""
+    firsts = _firsts(sorted(wanted))
+    buyers = _buyers(sorted(set(wanted) - set(known)))
+    changed: set[int] = set()
+    new, updated = [], []
+    fields = ("province", "city", "source", "deleted_at")
+    for chunk in _chunks(sorted(wanted)):
+        for party in Party.with_deleted.filter(pk__in=chunk).values("pk", *fields):
+            pk = party["pk"]
+            state = _party_state(party, firsts.get(pk))
+            stored = known.get(pk)
+            if stored is None and pk not in buyers:
+                continue
+            if stored is None:
+                stored = SummaryParty(tenant_id=current_tenant_id(), party_id=pk)
+                new.append(stored)
+            elif _stored_state(stored) == state:
+                continue
+            else:
+                updated.append(stored)
+            (stored.province, stored.city, stored.source, stored.deleted, stored.first_day) = state
+            changed.add(pk)
+    SummaryParty.objects.bulk_create(new, batch_size=2000)
+    SummaryParty.objects.bulk_update(
+        updated, ["province", "city", "source", "deleted", "first_day"], batch_size=2000
+    )
+    return changed
+
+
+def _buyers(party_ids: Sequence[int]) -> set[int]:
+    found: set[int] = set()
+    for chunk in _chunks(party_ids):
+        booked = Order.objects.filter(party_id__in=chunk, status__in=BOOKED)
+        found.update(booked.values_list("party_id", flat=True).distinct())
+    return found
+
+
+def _stored_state(stored: SummaryParty) -> tuple[Any, ...]:
+    return (stored.province, stored.city, stored.source, stored.deleted, stored.first_day)
+
+
+def _days_of(party_ids: Iterable[int]) -> set[datetime.date]:
+    days: set[datetime.date] = set()
+    for chunk in _chunks(sorted(party_ids)):
+        booked = Order.objects.filter(party_id__in=chunk, status__in=BOOKED)
+        days.update(booked.values_list("order_date", flat=True).distinct())
+    return days
+
+
+def summary_refresh(
+    *, days: Iterable[datetime.date | None] = (), parties: Iterable[int | None] = ()
+) -> None:
+    """Compute again the summary of `days` after orders of `parties` on those days were
+    written (created, edited, confirmed, cancelled, returned, moved). Give the days an
+    order had before and after the write. A party whose stored state changes (its first
+    sale, say) has all its days computed again."""
+    wanted_days = {d for d in days if d is not None}
+    touched = {p for p in parties if p is not None}
+    if not wanted_days and not touched:
+        return
+    with transaction.atomic():
+        _lock()
+        changed = _sync_parties(touched, wanted_days)
+        _write(sorted(wanted_days | _days_of(changed)))
+
+
+def stale_parties() -> list[int]:
+    """Parties whose province, city, source or deletion differ from what the summary used."""
+    differs = (
+        ~Q(province=F("party__province"))
+        | ~Q(city=F("party__city"))
+        | ~Q(source=F("party__source"))
+        | Q(deleted=False, party__deleted_at__isnull=False)
+        | Q(deleted=True, party__deleted_at__isnull=True)
+    )
+    return list(SummaryParty.objects.filter(differs).values_list("party_id", flat=True))
+
+
+def summary_heal() -> int:
+    """Bring the stale parties' days up to date; the number of parties it had to."""
+    stale = stale_parties()
+    if stale:
+        with transaction.atomic():
+            _lock()
+            known = {s.party_id: s for s in SummaryParty.objects.filter(party_id__in=stale)}
+            _store_parties(set(stale), known)
+            _write(sorted(_days_of(stale)))
+    return len(stale)
+
+
+@transaction.atomic
+def summary_categories_refresh() -> None:
+    """A product changed category: the category rows of every day, computed again (one
+    GROUP BY over all the tenant's lines; the other rows do not change)."""
+    _lock()
+    DailySales.objects.filter(dimension=Dim.CATEGORY).delete()
+    _insert(_line_rows(_booked(None), Dim.CATEGORY))
+    _insert(_month_rows(None, Dim.CATEGORY))
+
+
+@transaction.atomic
+def summary_rebuild() -> int:
+    """The current tenant's whole summary from its orders; the rows written."""
+    _lock()
+    SummaryParty.objects.all().delete()
+    buyers = Order.objects.filter(status__in=BOOKED).values_list("party_id", flat=True)
+    _store_parties(set(buyers.distinct()), {})
+    _write(None)
+    return DailySales.objects.count()
