@@ -513,12 +513,15 @@ def _reasons_json(c: dict[str, list[Any]], thresholds: dict[str, float]) -> list
 
 
 def _rows(
-    run: ScoringRun, result: scoring.Result, config: scoring.Config
+    run: ScoringRun,
+    columns: dict[str, np.ndarray[Any, Any]],
+    party_ids: list[int],
+    overrides: dict[int, str],
+    thresholds: dict[str, float],
 ) -> Iterator[tuple[Any, ...]]:
-    """The score rows, column lists zipped: no Python work per row and field."""
-    c = _column_lists(result.columns)
-    overrides = selectors.overridden_stages()
-    party_ids = result.customer_ids.tolist()
+    """Score rows of some customers, their column lists zipped: no Python work per row
+    and field."""
+    c = _column_lists(columns)
     inferred = c["inferred_stage"]
     stages = [overrides.get(pk, stage) for pk, stage in zip(party_ids, inferred, strict=True)]
     return zip(
@@ -528,32 +531,27 @@ def _rows(
         *(c[name] for name in _RESULT_FIELDS),
         inferred,
         stages,
-        _reasons_json(c, stage_thresholds(config)),
+        _reasons_json(c, thresholds),
         c["churn_risk"],
         repeat(False),
     )
 
 
-def _batches(rows: Iterator[tuple[Any, ...]], size: int) -> Iterator[list[tuple[Any, ...]]]:
-    batch: list[tuple[Any, ...]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def _write_scores(run: ScoringRun, result: scoring.Result, config: scoring.Config) -> None:
+    """The rows batch by batch, each made from its slice of the result's columns: the
+    columns of a million customers as Python lists would be a gigabyte."""
     writer = BulkWriter(current_tenant_id(), timezone.now())
-    total = max(result.customer_ids.size, 1)
-    written = 0
-    for batch in _batches(_rows(run, result, config), WRITE_BATCH):
+    overrides = selectors.overridden_stages()
+    thresholds = stage_thresholds(config)
+    total = result.customer_ids.size
+    for start in range(0, total, WRITE_BATCH):
+        stop = min(start + WRITE_BATCH, total)
+        part = {name: values[start:stop] for name, values in result.columns.items()}
+        party_ids = result.customer_ids[start:stop].tolist()
+        rows = list(_rows(run, part, party_ids, overrides, thresholds))
         with transaction.atomic():
-            writer.insert(CustomerScore, SCORE_FIELDS, batch)
-        written += len(batch)
-        _progress(run, 50 + int(49 * written / total))
+            writer.insert(CustomerScore, SCORE_FIELDS, rows)
+        _progress(run, 50 + int(49 * stop / total))
 
 
 # --- Lifecycle stage overrides ----------------------------------------------------------
