@@ -49,7 +49,7 @@ def interaction_log(
         duration_minutes=duration_minutes,
         created_by=actor,
     )
-    _check_interaction(interaction)
+    interaction_check(interaction)
     interaction.save()
     unique = {p.pk: p for p in parties}
     InteractionParty.objects.bulk_create(
@@ -67,7 +67,8 @@ def interaction_log(
     return interaction
 
 
-def _check_interaction(interaction: Interaction) -> None:
+def interaction_check(interaction: Interaction) -> None:
+    """The archive's rules for an interaction about to be written (also the importer's)."""
     interaction.full_clean(exclude=["tenant", "created_by"])
     if interaction.occurred_at > timezone.now() + datetime.timedelta(days=1):
         raise ValidationError({"occurred_at": _("互动时间不能晚于明天。")})
@@ -98,7 +99,7 @@ def interaction_update(*, actor: User, interaction: Interaction, **changes: obje
     """Correct the kind, subject, body, time or duration; the parties stay."""
     allowed = {"kind", "subject", "body", "occurred_at", "duration_minutes"}
     before = _apply(interaction, changes, allowed, INTERACTION_FIELDS)
-    _check_interaction(interaction)
+    interaction_check(interaction)
     interaction.save()
     changed = diff(before, snapshot(interaction, INTERACTION_FIELDS))
     if "occurred_at" in changed:

@@ -263,6 +263,17 @@ def _with_returns(order_ids: Sequence[int]) -> set[int]:
     return set(returns.values_list("original_id", flat=True))
 
 
+def orders_with_returns(order_ids: Sequence[int]) -> set[int]:
+    """Which of these orders have returns: the bulk import leaves those as they are."""
+    return _with_returns(order_ids) if order_ids else set()
+
+
+def rows_unchanged(*, actor: User, rows: Sequence[OrderRow]) -> list[int]:
+    """The indexes of the rows that would leave their order exactly as it is (the bulk
+    import's own comparison; nothing is written)."""
+    return [p.index for p in _plan(_Batch(actor, rows)) if p.result == UNCHANGED]
+
+
 def _locked_message() -> str:
     return _("订单已有退货，不能通过导入修改。")
 

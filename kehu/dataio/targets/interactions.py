@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kehu.activities.models import Interaction, InteractionKind, InteractionParty
-from kehu.activities.services import INTERACTION_FIELDS, _check_interaction
+from kehu.activities.services import INTERACTION_FIELDS, interaction_check
 from kehu.core.audit import audit_entry, diff, snapshot
 from kehu.core.context import current_tenant_id
 from kehu.core.models import AuditEntry
@@ -160,7 +160,7 @@ class InteractionTarget(PlannedTarget):
         if plan.errors:
             return plan
         try:
-            _check_interaction(interaction)
+            interaction_check(interaction)
         except ValidationError as exc:
             columns = {"body": "body", "subject": "subject", "occurred_at": "occurred_at"}
             columns |= {"duration_minutes": "duration", "kind": "kind"}

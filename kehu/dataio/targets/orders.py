@@ -488,15 +488,13 @@ class OrderTarget(RowReader):
         would refuse its orders. Those found unchanged (by the bulk import's own
         comparison) are taken out as unchanged; any other is left to be refused."""
         ids = {existing[g.number].pk for g in groups if g.number in existing}
-        locked = imports._with_returns(list(ids)) if ids else set()
+        locked = imports.orders_with_returns(list(ids))
         mine = [g for g in groups if g.number in existing and existing[g.number].pk in locked]
         if not mine:
             return groups
         rows = [self._order_in(g, existing[g.number]) for g in mine]
-        batch = imports._Batch(self.actor, rows)
-        for planned in imports._plan(batch):
-            if planned.result == imports.UNCHANGED:
-                mine[planned.index].outcome = Outcome.UNCHANGED
+        for index in imports.rows_unchanged(actor=self.actor, rows=rows):
+            mine[index].outcome = Outcome.UNCHANGED
         return [g for g in groups if not g.outcome]
 
     def _order_in(self, group: Group, existing: Order | None) -> OrderIn:
