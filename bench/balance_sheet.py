@@ -77,7 +77,6 @@ def build(customers: int) -> None:
                         p_alive=((i * 7) % 100) / 100,
                         inferred_stage="stability",
                         lifecycle_stage="stability",
-                        is_latest=run is new,
                     )
                 )
         CustomerScore.objects.bulk_create(rows, batch_size=BATCH)

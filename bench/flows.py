@@ -84,7 +84,6 @@ def score_runs(customers: int, history: int, seed: int) -> tuple[Any, Any]:
                 tier=rng.choices(tiers, weights=(5, 15, 30, 50))[0],
                 inferred_stage=(stage := rng.choice(stages)),
                 lifecycle_stage=stage,
-                is_latest=run is later,
             )
             for pk in party_ids
         ]

@@ -17,7 +17,8 @@ customer). Then, each in its own process so that peak memory is that side's alon
   summary function, both fits and its scoring (bench/insights_lifetimes.py).
 
 Prints the figures against the targets and writes JSON under var/bench/. `--keep` keeps
-the database and `--reuse` scores an existing one again (the loading is not timed).
+the database, `--load-only` fills it and stops, and `--reuse` scores an existing one
+again (the loading is not timed; migrate it first if the code has new migrations).
 """
 
 import argparse
@@ -248,6 +249,9 @@ def main() -> None:
     )
     parser.add_argument("--reuse", action="store_true", help="score the existing database")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--load-only", action="store_true", help="fill and keep the database; score later"
+    )
     parser.add_argument("--no-lifetimes", action="store_true")
     parser.add_argument("--lifetimes-timeout", type=float, default=1800, help="seconds")
     parser.add_argument("--side", choices=["score"], help=argparse.SUPPRESS)
@@ -263,6 +267,9 @@ def main() -> None:
         print(f"loading {args.customers:,} customers into {database_label(url)} …")
         loaded = load(url, args.customers, args.seed)
         print(f"  loaded {loaded['orders']:,} orders in {loaded['load_seconds']} s")
+        if args.load_only:
+            print(f"kept {database_label(url)}: score it with --reuse")
+            return
     result: dict[str, Any] = {
         "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "database": database_label(url),

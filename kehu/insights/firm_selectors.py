@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.db.models import QuerySet
 
 from kehu.insights.models import CustomerScore
+from kehu.insights.selectors import published_run
 from kehu.parties.models import Party
 from kehu.parties.selectors import parties_visible_to
 from kehu.reports.selectors import sees_firm
@@ -102,7 +103,7 @@ def pareto(user: User, measure: str = "profit_total") -> Pareto:
     """The latest scores by `measure` (historical profit or CLP), highest first."""
     rows = (
         scores_in_scope(user)
-        .filter(is_latest=True)
+        .filter(run_id=published_run())
         .order_by(f"-{measure}", "party_id")
         .values_list("party_id", "party__name", measure)
     )

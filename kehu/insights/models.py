@@ -182,8 +182,10 @@ class ScoringRun(TenantOwned):
 
 
 class CustomerScore(TenantOwned):
-    """A customer's value, tier and stage as one run found them; older runs' rows stay
-    (is_latest false) so that trends show."""
+    """A customer's value, tier and stage as one run found them. Everyone reads the rows
+    of the firm's last finished run (`selectors.published_run`); older runs' rows stay so
+    that trends show. Publishing a run is setting its status to done: no score row is
+    touched, so a million customers' new scores replace the old ones at once."""
 
     run = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="scores")
     party = models.ForeignKey(
@@ -228,25 +230,18 @@ class CustomerScore(TenantOwned):
     )
     stage_reasons = models.JSONField(_("阶段依据"), default=list)
     churn_risk = models.FloatField(_("流失风险"), default=0)
-    is_latest = models.BooleanField(default=True)
 
     class Meta:
         verbose_name = _("客户评分")
         verbose_name_plural = _("客户评分")
         indexes = [
-            models.Index(fields=["tenant", "is_latest", "tier"], name="score_latest_tier_idx"),
             models.Index(fields=["tenant", "party", "as_of"], name="score_party_asof_idx"),
+            # A run's rows by tier and CLP (the pyramid, a tier's list), and by CLP alone;
+            # their (tenant, run) prefix serves every other read of one run.
             models.Index(
-                fields=["tenant", "tier", "-clp", "id"],
-                condition=Q(is_latest=True),
-                name="score_tier_clp_idx",
+                fields=["tenant", "run", "tier", "-clp", "id"], name="score_run_tier_clp_idx"
             ),
-            models.Index(
-                fields=["tenant", "-clp", "id"],
-                condition=Q(is_latest=True),
-                name="score_clp_idx",
-            ),
-            models.Index(fields=["tenant", "run"], name="score_run_idx"),
+            models.Index(fields=["tenant", "run", "-clp", "id"], name="score_run_clp_idx"),
         ]
 
     def __str__(self) -> str:

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet, Subquery, Sum
 
 from kehu.activities.models import TaskStatus
 from kehu.core.context import current_tenant_id
@@ -12,6 +12,7 @@ from kehu.insights.models import (
     CustomerScore,
     InsightSettings,
     LifecycleStage,
+    RunStatus,
     ScoringRun,
     StageOverride,
     WinBackAction,
@@ -30,8 +31,24 @@ def latest_run() -> ScoringRun | None:
     return ScoringRun.objects.select_related("triggered_by").order_by("-created_at", "-id").first()
 
 
+def _done_runs() -> QuerySet[ScoringRun]:
+    return ScoringRun.objects.filter(status=RunStatus.DONE).order_by("-created_at", "-id")
+
+
 def last_done_run() -> ScoringRun | None:
-    return ScoringRun.objects.filter(status="done").order_by("-created_at", "-id").first()
+    return _done_runs().first()
+
+
+def published_run() -> Subquery:
+    """The id of the run whose scores everyone reads: the firm's last finished run, as a
+    subquery (the database looks it up once per statement; no query of its own). A run
+    is published by being marked done, in the transaction that ends it."""
+    return Subquery(_done_runs().values("id")[:1])
+
+
+def published_scores() -> QuerySet[CustomerScore]:
+    """The published run's scores of every customer (not narrowed to a user)."""
+    return CustomerScore.objects.filter(run_id=published_run())
 
 
 def get_run(pk: int) -> ScoringRun | None:
@@ -41,7 +58,7 @@ def get_run(pk: int) -> ScoringRun | None:
 def latest_scores(user: User) -> QuerySet[CustomerScore]:
     """Every visible customer's latest score."""
     visible = parties_visible_to(user).values("pk")
-    return CustomerScore.objects.filter(is_latest=True, party__in=visible)
+    return published_scores().filter(party__in=visible)
 
 
 def scores_by_clp(user: User, *, tier: str = "", stage: str = "") -> QuerySet[CustomerScore]:
@@ -124,8 +141,11 @@ def open_win_back_party_ids(party_ids: list[int]) -> set[int]:
 
 
 def party_scores(party: Party, *, limit: int = 24) -> list[CustomerScore]:
-    """The party's scores, newest first (the history its trend is drawn from)."""
+    """The party's scores, newest first (the history its trend is drawn from); each says
+    whether it is the published one (`is_latest`)."""
+    latest = ExpressionWrapper(Q(run_id=published_run()), output_field=BooleanField())
     scores = CustomerScore.objects.filter(party=party).select_related("party")
+    scores = scores.annotate(is_latest=latest)
     scores = scores.order_by("-as_of", "-id")
     return list(scores[:limit])
 

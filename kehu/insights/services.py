@@ -379,9 +379,8 @@ def _score(run: ScoringRun) -> None:
         )
     _write_scores(run, result, config)
     clock.mark("write_scores")
+    # Marking the run done publishes its scores (selectors.published_run).
     with transaction.atomic():
-        CustomerScore.objects.filter(is_latest=True).exclude(run=run).update(is_latest=False)
-        CustomerScore.objects.filter(run=run).update(is_latest=True)
         clock.mark("publish")
         parameters = {
             **result.parameters,
@@ -433,7 +432,6 @@ SCORE_FIELDS = (
     "lifecycle_stage",
     "stage_reasons",
     "churn_risk",
-    "is_latest",
 )
 # The fields taken straight from the result's columns, in order.
 _RESULT_FIELDS = SCORE_FIELDS[3 : SCORE_FIELDS.index("inferred_stage")]
@@ -533,7 +531,6 @@ def _rows(
         stages,
         _reasons_json(c, thresholds),
         c["churn_risk"],
-        repeat(False),
     )
 
 
@@ -569,7 +566,7 @@ def stage_override_set(*, actor: User, party: Party, stage: str, reason: str) ->
     override = StageOverride.objects.create(
         party=party, stage=stage, reason=reason[:500], created_by=actor
     )
-    latest = CustomerScore.objects.filter(party=party, is_latest=True).first()
+    latest = selectors.published_scores().filter(party=party).first()
     if latest is not None:
         latest.lifecycle_stage = stage or latest.inferred_stage
         latest.save(update_fields=["lifecycle_stage"])
@@ -611,9 +608,7 @@ def win_back_tasks_create(*, actor: User, parties: Sequence[Party]) -> WinBackOu
     rule = selectors.insight_settings()
     due = timezone.localdate() + datetime.timedelta(days=rule.winback_due_days)
     open_ids = selectors.open_win_back_party_ids([p.pk for p in parties])
-    scores = {
-        s.party_id: s for s in CustomerScore.objects.filter(party__in=parties, is_latest=True)
-    }
+    scores = {s.party_id: s for s in selectors.published_scores().filter(party__in=parties)}
     outcome = WinBackOutcome([], [])
     for party in parties:
         if party.pk in open_ids:

@@ -76,7 +76,6 @@ def _score(run: ScoringRun, party: Party, tier: str, cv: int, gp: int, alive: fl
         p_alive=alive,
         inferred_stage="stability",
         lifecycle_stage="stability",
-        is_latest=run.as_of == NOW,
     )
 
 

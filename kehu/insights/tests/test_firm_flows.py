@@ -46,7 +46,6 @@ def score(run: ScoringRun, party: Party, tier: str, stage: str, clp: int) -> Non
         tier=tier,
         inferred_stage=stage,
         lifecycle_stage=stage,
-        is_latest=False,
     )
 
 

@@ -24,7 +24,7 @@ PAGE = reverse("insights_firm:pareto")
 API = "/api/v1/insights/firm/pareto"
 
 
-def score(run: ScoringRun, party: Party, profit: int, clp: int, *, latest: bool = True) -> None:
+def score(run: ScoringRun, party: Party, profit: int, clp: int) -> None:
     CustomerScore.objects.create(
         run=run,
         party=party,
@@ -34,7 +34,6 @@ def score(run: ScoringRun, party: Party, profit: int, clp: int, *, latest: bool 
         tier="C",
         inferred_stage="stability",
         lifecycle_stage="stability",
-        is_latest=latest,
     )
 
 
@@ -48,7 +47,7 @@ def book(acme: Tenant, alice: User, bob: User) -> list[Party]:
         for i, profit in enumerate(PROFITS):
             owner = bob if i >= 8 else alice
             party = parties.party_create(actor=owner, kind="organisation", name=f"客户{i}")
-            score(old, party, 999, 999, latest=False)  # an older run: never counted
+            score(old, party, 999, 999)  # an older run: never counted
             score(run, party, profit, profit * 2)
             customers.append(party)
         return customers

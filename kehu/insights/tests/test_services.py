@@ -18,7 +18,7 @@ from kehu.tenancy.models import Tenant, User
 
 
 def latest(party: Party) -> CustomerScore:
-    return CustomerScore.objects.get(party=party, is_latest=True)
+    return selectors.published_scores().get(party=party)
 
 
 def test_five_customers_are_scored_by_rfm_rules_and_the_run_says_why(
@@ -73,7 +73,8 @@ def test_scoring_keeps_history_and_leaves_parties_alone(
     before = list(Party.objects.order_by("pk").values_list("relationship_state", "updated_at"))
     second = services.scoring_run_now(actor=alice, as_of=AS_OF + datetime.timedelta(days=30))
     assert CustomerScore.objects.count() == 10
-    assert CustomerScore.objects.filter(is_latest=True, run=second).count() == 5
+    assert selectors.published_scores().count() == 5
+    assert set(selectors.published_scores().values_list("run", flat=True)) == {second.pk}
     history = selectors.party_scores(firm["甲公司"])
     assert [s.as_of for s in history] == [second.as_of, AS_OF]
     assert [s.is_latest for s in history] == [True, False]
