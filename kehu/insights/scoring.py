@@ -132,14 +132,19 @@ def _bincount(index: IntArray, weights: FloatArray | None, n: int) -> FloatArray
 
 def history(customer_ids: IntArray, orders: Orders, *, as_of: int, config: Config) -> History:
     n = customer_ids.size
-    pos = np.searchsorted(customer_ids, orders.party)
-    pos = np.clip(pos, 0, max(n - 1, 0))
+    pos = np.searchsorted(customer_ids, orders.party).astype(np.int64, copy=False)
+    np.clip(pos, 0, max(n - 1, 0), out=pos)
     keep = (orders.day <= as_of) & (n > 0)
     if n:
         keep &= customer_ids[pos] == orders.party
-    idx, day = pos[keep].astype(np.int64), orders.day[keep]
-    revenue, profit = orders.revenue[keep], orders.profit[keep]
-    known, is_return = orders.cost_known[keep], orders.is_return[keep]
+    if keep.all():  # the usual case: the orders were read for these customers
+        idx, day, revenue, profit = pos, orders.day, orders.revenue, orders.profit
+        known, is_return = orders.cost_known, orders.is_return
+    else:
+        idx, day = pos[keep], orders.day[keep]
+        revenue, profit = orders.revenue[keep], orders.profit[keep]
+        known, is_return = orders.cost_known[keep], orders.is_return[keep]
+    del keep
     # Profit where the cost is known; the firm's default margin where it is not.
     estimated = np.where(known, profit, revenue * config.default_margin)
     revenue_known = _bincount(idx, np.where(known, revenue, 0.0), n)

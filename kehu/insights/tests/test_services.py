@@ -13,7 +13,7 @@ from kehu.insights import selectors, services
 from kehu.insights.models import CustomerScore, RunStatus, ScoringRun, StageOverride
 from kehu.insights.tests.conftest import AS_OF
 from kehu.parties.models import Party
-from kehu.sales.models import Product, ProductCategory
+from kehu.sales.models import BOOKED, Order, Product, ProductCategory
 from kehu.tenancy.models import Tenant, User
 
 
@@ -162,7 +162,7 @@ def test_settings_change_the_result(firm: dict[str, Party], alice: User, in_acme
 
 
 def test_the_orders_as_read_for_scoring(firm: dict[str, Party], in_acme: None) -> None:
-    orders = services._read_orders(AS_OF)
+    orders = services._read_orders(AS_OF).orders
     ding = orders.party == firm["丁公司"].pk
     rows = sorted(
         zip(
@@ -183,6 +183,20 @@ def test_the_orders_as_read_for_scoring(firm: dict[str, Party], in_acme: None) -
     ]
     # Another firm's orders are not read.
     assert set(orders.party.tolist()) == {p.pk for p in firm.values()}
+
+
+def test_orders_read_the_same_with_party_and_day_as_two_columns(
+    firm: dict[str, Party], monkeypatch: pytest.MonkeyPatch, in_acme: None
+) -> None:
+    """Party ids too large to share an integer with the day are read as two columns."""
+    packed = services._read_orders(AS_OF)
+    monkeypatch.setattr(services, "_MAX_PACKED_PARTY", 0)
+    plain = services._read_orders(AS_OF)
+    booked = Order.objects.filter(status__in=BOOKED, order_date__lte=AS_OF).count()
+    assert packed.ids.size == plain.ids.size == booked > 0
+    for name in ("party", "day", "revenue", "profit", "cost_known", "is_return"):
+        assert getattr(packed.orders, name).tolist() == getattr(plain.orders, name).tolist()
+    assert packed.ids.tolist() == plain.ids.tolist()
 
 
 def test_category_breadth_counts_categories_and_each_product_without_one(
