@@ -268,11 +268,11 @@ def test_full_scan_finds_the_pair(acme: Tenant, alice: User, pair: tuple[Party, 
 def test_the_scan_resumes_after_its_checkpoint_and_records_many_pairs_at_once(
     acme: Tenant, alice: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """40 parties of one phone: 780 pairs in one commit (the known pairs were
+    """50 parties of one phone: 1,225 pairs in one commit (the known pairs were
     once looked up as one OR of every pair: too deep for SQLite); a scan resumed after
     its first blocks scores only the rest, a second scan adds nothing."""
     with tenant_scope(acme.pk):
-        for i in range(40):
+        for i in range(50):
             services.party_create(
                 actor=alice,
                 kind="organisation",
@@ -285,7 +285,7 @@ def test_the_scan_resumes_after_its_checkpoint_and_records_many_pairs_at_once(
         timings: dict[str, float] = {}
         duplicates.scan_run(scan_id=scan.pk, timings=timings)
         scan.refresh_from_db()
-        assert scan.candidates_found == DuplicateCandidate.objects.count() == 780
+        assert scan.candidates_found == DuplicateCandidate.objects.count() == 1225
         assert set(timings) == {"read", "block", "score", "write"}
         first = scan.pairs_compared
         DuplicateCandidate.objects.all().delete()
