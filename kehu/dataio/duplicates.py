@@ -10,6 +10,7 @@ import datetime
 import multiprocessing
 import multiprocessing.pool
 import os
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ from kehu.parties.selectors import parties_visible_to
 from kehu.tenancy.models import User
 
 SCAN_BATCH = 20_000
+# Ids per query when looking up which pairs are known already.
+KNOWN_CHUNK = 500
 # Processes that score a scan's pairs (the targets are set for 2 cores).
 SCAN_PROCESSES = int(os.environ.get("KEHU_DEDUP_PROCESSES", "2"))
 # A one-record check reads at most this many keys for each name prefix it tries.
@@ -128,17 +131,21 @@ def scan_start(*, actor: User) -> DuplicateScan:
     return scan
 
 
-def scan_run(*, scan_id: int) -> DuplicateScan:
+def scan_run(*, scan_id: int, timings: dict[str, float] | None = None) -> DuplicateScan:
     """Block every live party, then score each block's pairs, SCAN_BATCH blocks per
     transaction. The blocks come in a fixed order, so a resumed scan skips the
     `blocks_done` already committed; a pair found again is left as it is (a dismissed
-    pair stays dismissed)."""
+    pair stays dismissed). `timings`, when given, gets the seconds of each stage
+    (read, block, score, write: bench/dedup_scan.py)."""
+    clock = _Stages(timings)
     scan = DuplicateScan.objects.get(pk=scan_id)
     scan.status = ScanStatus.RUNNING
     scan.save(update_fields=["status"])
-    profiles = {p.id: p for p in archive_profiles()}
-    found = dedup.blocks(profiles.values())
-    keys = sorted(found)
+    with clock("read"):
+        profiles = {p.id: p for p in archive_profiles()}
+    with clock("block"):
+        found = dedup.blocks(profiles.values())
+        keys = sorted(found)
     scan.parties, scan.total_blocks = len(profiles), len(keys)
     scan.save(update_fields=["parties", "total_blocks"])
     starts = range(scan.blocks_done, len(keys), SCAN_BATCH)
@@ -148,15 +155,34 @@ def scan_run(*, scan_id: int) -> DuplicateScan:
     try:
         with _scoring_pool() as pool:
             scored = pool.imap(_score_batch, batches) if pool else map(_score_batch, batches)
-            for start, (matches, compared) in zip(starts, scored, strict=True):
-                done = min(start + SCAN_BATCH, len(keys))
-                _scan_commit(scan, matches, compared, blocks_done=done)
+            for start in starts:
+                with clock("score"):
+                    matches, compared = next(scored)
+                with clock("write"):
+                    done = min(start + SCAN_BATCH, len(keys))
+                    _scan_commit(scan, matches, compared, blocks_done=done)
     finally:
         _SCAN_PROFILES = {}
     scan.status = ScanStatus.DONE
     scan.finished_at = timezone.now()
     scan.save(update_fields=["status", "finished_at"])
     return scan
+
+
+class _Stages:
+    """Adds the seconds spent in each `with stages(name)` to a dict (or to nothing)."""
+
+    def __init__(self, into: dict[str, float] | None) -> None:
+        self.into = into
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            if self.into is not None:
+                self.into[name] = self.into.get(name, 0.0) + time.perf_counter() - start
 
 
 # The scan's profiles, for the scoring processes: forked, they share the parent's memory.
@@ -184,11 +210,19 @@ def _score_batch(batch: Sequence[list[int]]) -> tuple[list[Match], int]:
         ordered = sorted(ids)
         for i, a in enumerate(ordered):
             for b in ordered[i + 1 :]:
-                if (a, b) in seen or not dedup.could_match(profiles[a], profiles[b]):
+                if (a, b) in seen:
                     continue
                 seen.add((a, b))
+                pa, pb = profiles[a], profiles[b]
+                if not dedup.could_match(pa, pb):
+                    continue
                 compared += 1
-                match = dedup.score_pair(profiles[a], profiles[b])
+                # The names first (rapidfuzz, cheap); the rest only for a pair that the
+                # names and the evidence's upper bound leave a chance.
+                similarity = dedup.name_similarity(pa, pb)
+                if not dedup.may_reach(pa, pb, similarity, dedup.CANDIDATE_SCORE):
+                    continue
+                match = dedup.score_pair(pa, pb, similarity=similarity)
                 if match.score >= dedup.CANDIDATE_SCORE:
                     matches.append(match)
     return matches, compared
@@ -220,10 +254,14 @@ def candidates_record(matches: Iterable[Match]) -> int:
     ]
     if not rows:
         return 0
-    pairs = Q()
-    for row in rows:
-        pairs |= Q(party_a_id=row.party_a_id, party_b_id=row.party_b_id)
-    known = set(DuplicateCandidate.objects.filter(pairs).values_list("party_a_id", "party_b_id"))
+    # The known pairs among them, read by their first party in chunks (one OR of
+    # thousands of pairs is an expression too deep for SQLite).
+    firsts = sorted({a for a, _b in by_pair})
+    known: set[tuple[int, int]] = set()
+    for start in range(0, len(firsts), KNOWN_CHUNK):
+        chunk = firsts[start : start + KNOWN_CHUNK]
+        found = DuplicateCandidate.objects.filter(party_a_id__in=chunk)
+        known.update(found.values_list("party_a_id", "party_b_id"))
     new = [r for r in rows if (r.party_a_id, r.party_b_id) not in known]
     DuplicateCandidate.objects.bulk_create(new, batch_size=2000, ignore_conflicts=True)
     return len(new)

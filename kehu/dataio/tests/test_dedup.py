@@ -162,3 +162,42 @@ def test_a_brand_in_another_order_is_another_brand() -> None:
         dedup.profile(id=4, kind="person", name="Smith John"),
     )
     assert people == 0.95
+
+
+def test_the_scans_prefilter_never_drops_a_pair_that_scores_a_candidate() -> None:
+    """may_reach is an upper bound: every pair score_pair makes a candidate passes it,
+    and it does drop pairs (else it would save nothing)."""
+    import random
+
+    rng = random.Random(5)
+    names = ["腾讯科技", "腾迅科技", "深圳市腾讯科技有限公司", "武汉天信商贸", "青岛天信商贸"]
+    people = ["张伟", "张 伟", "王小明", "王晓明", "李娜"]
+    profiles = []
+    for i in range(160):
+        kind = "organisation" if i % 2 else "person"
+        profiles.append(
+            dedup.profile(
+                id=i,
+                kind=kind,
+                name=rng.choice(names if kind == "organisation" else people),
+                phones=rng.choice([[], ["13812345678"], ["13987654321"]]),
+                emails=rng.choice([[], ["a@qq.com"]]),
+                uscc=rng.choice(["", "", "91440300192203821W", "914403001922038216"]),
+                address=rng.choice(["", "人民路12号", "人民路13号", "人民路98号"]),
+                birthday=rng.choice(["", "1965-06-15", "1965-06-16", "1970-01-01"]),
+            )
+        )
+    dropped = found = 0
+    for i, a in enumerate(profiles):
+        for b in profiles[i + 1 :]:
+            if a.kind != b.kind:
+                continue
+            similarity = dedup.name_similarity(a, b)
+            reach = dedup.may_reach(a, b, similarity, dedup.CANDIDATE_SCORE)
+            match = dedup.score_pair(a, b, similarity=similarity)
+            assert match == dedup.score_pair(a, b)
+            if match.score >= dedup.CANDIDATE_SCORE:
+                found += 1
+                assert reach, (a, b, match)
+            dropped += not reach
+    assert found and dropped
