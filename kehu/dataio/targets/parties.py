@@ -15,9 +15,11 @@ Mobiles, emails, WeChat and QQ belong to that person when there is one; landline
 everything else to the organisation. A row with only a 联系人 is a person.
 """
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -26,7 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kehu.core.audit import diff, snapshot
-from kehu.core.bulk import AUDIT_COLUMNS, BulkWriter, Row
+from kehu.core.bulk import AUDIT_COLUMNS, BulkWriter, EncodedJSON, Row
 from kehu.core.context import current_tenant_id
 from kehu.core.models import AuditEntry
 from kehu.dataio import checks, duplicates, normalizers
@@ -750,7 +752,9 @@ class _BatchWriter:
     ) -> None:
         """One entry as `audit_write` makes it, for an object of a party (the root)."""
         head = (self.actor.pk, action, object_type, object_id, text[:200])
-        self.audits.append((*head, PARTY_TYPE, root_id, changes))
+        # As the JSON field writes it (json.dumps, no encoder), made here once: a batch
+        # has ~6,000 entries and the field's own conversion costs more than the dump.
+        self.audits.append((*head, PARTY_TYPE, root_id, EncodedJSON(json.dumps(changes))))
 
     def flush(self) -> None:
         self._create_parties()
@@ -935,7 +939,10 @@ class _BatchWriter:
                 found = search.keys_for(draft.party.name, contacts.get(draft.party.pk, ()))
             else:
                 continue
-            keys += [(draft.id, key) for key in sorted(found)]
+            keys += [(draft.id, key) for key in found]
+        # In key order: the rows then go into the (tenant, key) index one after another
+        # instead of at ~25,000 random places a batch.
+        keys.sort(key=itemgetter(1, 0))
         self.rows.insert(SearchKey, ("party_id", "key"), keys)
 
 
