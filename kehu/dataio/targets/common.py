@@ -146,8 +146,13 @@ class PlannedTarget(RowReader):
     """A target that plans each row, matches the batch's good rows against the archive,
     then writes those that create or update something: the batch's steps."""
 
-    def process(self, rows: Sequence[SourceRow], *, write: bool) -> list[RowResult]:
-        plans: list[Any] = [self._plan(row) for row in rows]
+    def process(
+        self, rows: Sequence[SourceRow], *, write: bool, plans: Sequence[Any] | None = None
+    ) -> list[RowResult]:
+        """The batch's outcomes; `plans`: the rows' plans, made ahead by a helper process
+        (kehu.dataio.ahead) from these very rows."""
+        if plans is None:
+            plans = [self._plan(row) for row in rows]
         self._prepare(plans)
         live = [p for p in plans if not p.errors]
         self._match(live)

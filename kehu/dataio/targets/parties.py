@@ -181,6 +181,10 @@ class Draft:
     address: dict[str, str] | None = None
     party: Party | None = None  # the party in the archive this row updates
     pk: int | None = None  # the id of the party this row creates, once reserved
+    # Made ahead by the helper process (kehu.dataio.ahead) for a party a run may create:
+    # (name_pinyin, name_initials) and the search keys.
+    pinyin: tuple[str, str] | None = None
+    keys: set[str] | None = None
 
     @property
     def id(self) -> int | None:
@@ -241,6 +245,25 @@ class PartyTarget(PlannedTarget):
         return next((k for k in ("external_id", "uscc") if k in self.columns), "name")
 
     # Parsing one row.
+
+    def prepare_planning(self) -> None:
+        """Read what planning needs from the database (the staff a 负责人 names), so that
+        a helper process can plan rows without it (kehu.dataio.ahead)."""
+        _ = self.staff
+
+    def plan_rows(self, rows: Sequence[SourceRow], *, write: bool) -> list[Plan]:
+        """The rows' plans, and for a run the pinyin and search keys each party would be
+        created with (in the helper process: this process then only matches and writes)."""
+        plans = [self._plan(row) for row in rows]
+        if write:
+            for plan in plans:
+                if plan.errors:
+                    continue
+                for draft in (plan.main, plan.person):
+                    if draft is not None:
+                        draft.pinyin = checks.pinyin(draft.name)
+                        draft.keys = search.keys_for(draft.name, draft.contacts)
+        return plans
 
     def _plan(self, row: SourceRow) -> Plan:
         plan = Plan(row.number)
@@ -779,7 +802,7 @@ class _BatchWriter:
             fields = draft.fields
             owner = fields.get("owner") or self.actor
             values = {name: fields.get(name, "") for name in _TEXT_COLUMNS}
-            name_pinyin, initials = checks.pinyin(draft.name)
+            name_pinyin, initials = draft.pinyin or checks.pinyin(draft.name)
             rows.append(
                 (
                     pk,
@@ -934,7 +957,9 @@ class _BatchWriter:
         keys: list[Row] = []
         for draft, new in parts:
             if draft.party is None:
-                found = search.keys_for(draft.name, draft.contacts)
+                found = draft.keys
+                if found is None:
+                    found = search.keys_for(draft.name, draft.contacts)
             elif new.get("contacts"):
                 found = search.keys_for(draft.party.name, contacts.get(draft.party.pk, ()))
             else:
