@@ -43,7 +43,7 @@ def _plan_batch(rows: Sequence[SourceRow], write: bool) -> list[Any]:
 
 
 def enabled(target: object) -> bool:
-    return getattr(settings, "IMPORT_PLAN_AHEAD", True) and callable(
+    return bool(settings.IMPORT_PLAN_AHEAD) and callable(
         getattr(target, "plan_rows", None)
     )
 
