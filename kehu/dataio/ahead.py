@@ -43,9 +43,7 @@ def _plan_batch(rows: Sequence[SourceRow], write: bool) -> list[Any]:
 
 
 def enabled(target: object) -> bool:
-    return bool(settings.IMPORT_PLAN_AHEAD) and callable(
-        getattr(target, "plan_rows", None)
-    )
+    return bool(settings.IMPORT_PLAN_AHEAD) and callable(getattr(target, "plan_rows", None))
 
 
 class Planner:
