@@ -12,7 +12,8 @@ outcomes are the ones planning in this process gives (a test compares both).
 The helper never touches the database: it inherits this process's connection objects
 but never uses them, and leaves by `os._exit` (multiprocessing's way), so nothing is
 closed from its side. It is forked only by the import task (never in a web request's
-threads) and only for a file of more than one batch.
+threads), only for a run (not a dry run: that is mostly planning, and measured the
+helper did not pay there) and only for a file of more than one batch.
 """
 
 import multiprocessing

@@ -322,7 +322,9 @@ def _process_rows(
     try:
         while batch is not None:
             following = next(batches, None)
-            if following is not None and planner is None and plan_ahead and ahead.enabled(target):
+            # A run only: a dry run is mostly planning, so the helper would just move its
+            # work (and pickle it); measured, it never paid (docs/benchmarks.md).
+            if following and planner is None and plan_ahead and write and ahead.enabled(target):
                 planner = ahead.Planner(cast(ahead.PlansAhead, target))
             coming = planner.submit(following, write=write) if planner and following else None
             plans = planned.get() if planned is not None else None
