@@ -176,6 +176,9 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "kehu <noreply@localhost>")
 # Background work goes through the database (no broker needed); `manage.py db_worker`
 # runs it. Tests set TASKS_BACKEND to the immediate backend.
 TASKS = {"default": {"BACKEND": env_str("TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
+# An import task plans each next batch in a forked helper process while it writes the
+# current one (kehu/dataio/ahead.py); off: everything in the task's own process.
+IMPORT_PLAN_AHEAD = env_bool("IMPORT_PLAN_AHEAD", True)
 
 NINJA_PAGINATION_PER_PAGE = 50
 NINJA_PAGINATION_MAX_LIMIT = 200

@@ -9,10 +9,11 @@ resumed run and a stray old worker can never both write the same rows.
 
 import datetime
 import itertools
+import json
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.core.files import File
@@ -21,11 +22,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.core.audit import audit_write
-from kehu.core.bulk import BulkWriter
+from kehu.core.bulk import BulkWriter, EncodedJSON
 from kehu.core.context import current_tenant_id
 from kehu.core.models import AuditEntry
+from kehu.dataio import ahead, readers
 from kehu.dataio import mapping as mappings
-from kehu.dataio import readers
 from kehu.dataio.models import (
     DuplicatePolicy,
     Import,
@@ -37,6 +38,7 @@ from kehu.dataio.models import (
     Phase,
 )
 from kehu.dataio.targets import SourceRow, fields_of, spec_of, target_for
+from kehu.dataio.targets.common import PlannedTarget
 from kehu.dataio.targets.parties import UPSERT_KEYS
 from kehu.parties.models import PartyKind
 from kehu.tenancy.models import User
@@ -275,7 +277,9 @@ class CheckpointMovedError(RuntimeError):
     """Another worker has committed batches of this run: this one stops."""
 
 
-def import_process(*, job_id: int, phase: str) -> None:
+def import_process(*, job_id: int, phase: str, plan_ahead: bool = False) -> None:
+    """Process the job's rows in batches; `plan_ahead` (the task, never a request): plan
+    each next batch in a helper process while this one writes (see kehu.dataio.ahead)."""
     job = Import.objects.select_related("created_by").get(pk=job_id)
     start = job.rows_done if phase == Phase.RUN else 0
     _mark_started(job, phase)
@@ -283,7 +287,7 @@ def import_process(*, job_id: int, phase: str) -> None:
     try:
         table = readers.open_table(Path(job.file.path), job.file_format)
         try:
-            _process_rows(job, phase, table.rows, start, counts)
+            _process_rows(job, phase, table.rows, start, counts, plan_ahead=plan_ahead)
         finally:
             table.close()
     except CheckpointMovedError:
@@ -298,22 +302,48 @@ def import_process(*, job_id: int, phase: str) -> None:
 
 
 def _process_rows(
-    job: Import, phase: str, rows: Iterator[list[str]], start: int, counts: Counter[str]
+    job: Import,
+    phase: str,
+    rows: Iterator[list[str]],
+    start: int,
+    counts: Counter[str],
+    *,
+    plan_ahead: bool = False,
 ) -> None:
     target = target_for(job)
+    write = phase == Phase.RUN
     numbered = (SourceRow(n, values) for n, values in enumerate(rows, start=2) if any(values))
     done = start
     rest = itertools.islice(numbered, start, None)
-    for batch in _batches(rest, BATCH_ROWS, target.group_of):
-        with transaction.atomic():
-            _lock_checkpoint(job, done)
-            results = target.process(batch, write=phase == Phase.RUN)
-            _save_rows(job, phase, batch, results)
-            counts.update(r.outcome for r in results)
-            done += len(batch)
-            Import.objects.filter(pk=job.pk).update(
-                rows_done=done, counts=dict(counts), progressed_at=timezone.now()
-            )
+    batches = _batches(rest, BATCH_ROWS, target.group_of)
+    planner: ahead.Planner | None = None
+    batch = next(batches, None)
+    planned: Any = None  # the helper's plans of `batch`, when it planned it
+    try:
+        while batch is not None:
+            following = next(batches, None)
+            # A run only: a dry run is mostly planning, so the helper would just move its
+            # work (and pickle it); measured, it never paid (docs/benchmarks.md).
+            if following and planner is None and plan_ahead and write and ahead.enabled(target):
+                planner = ahead.Planner(cast(ahead.PlansAhead, target))
+            coming = planner.submit(following, write=write) if planner and following else None
+            plans = planned.get() if planned is not None else None
+            with transaction.atomic():
+                _lock_checkpoint(job, done)
+                if plans is None:
+                    results = target.process(batch, write=write)
+                else:
+                    results = cast(PlannedTarget, target).process(batch, write=write, plans=plans)
+                _save_rows(job, phase, batch, results)
+                counts.update(r.outcome for r in results)
+                done += len(batch)
+                Import.objects.filter(pk=job.pk).update(
+                    rows_done=done, counts=dict(counts), progressed_at=timezone.now()
+                )
+            batch, planned = following, coming
+    finally:
+        if planner is not None:
+            planner.close()
 
 
 def _batches(
@@ -351,6 +381,8 @@ def _save_rows(job: Import, phase: str, batch: Sequence[SourceRow], results: Seq
     """Each row's outcome, as plain rows (see kehu.core.bulk): a batch has a thousand."""
     values = {row.number: row.values for row in batch}
     kept = {Outcome.REFUSED, Outcome.DUPLICATE}
+    # JSON as the fields write it (json.dumps, no encoder), most rows' being "[]".
+    empty = EncodedJSON("[]")
     rows = [
         (
             job.pk,
@@ -358,8 +390,8 @@ def _save_rows(job: Import, phase: str, batch: Sequence[SourceRow], results: Seq
             r.number,
             r.outcome,
             r.party_id,
-            r.messages,
-            values[r.number] if r.outcome in kept else [],
+            EncodedJSON(json.dumps(r.messages)) if r.messages else empty,
+            EncodedJSON(json.dumps(values[r.number])) if r.outcome in kept else empty,
         )
         for r in results
     ]

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 def run_import(tenant_id: int, job_id: int, phase: str) -> None:
     """Process the job's file from its checkpoint; see services.import_process."""
     with tenant_scope(tenant_id):
-        services.import_process(job_id=job_id, phase=phase)
+        services.import_process(job_id=job_id, phase=phase, plan_ahead=True)
 
 
 @task()

@@ -83,15 +83,19 @@ class RowReader:
 
     def _cells(self, row: SourceRow, key: str) -> list[tuple[int, str]]:
         values = row.values
+        n = len(values)
         return [
-            (i, values[i].strip())
-            for i in self.columns.get(key, ())
-            if i < len(values) and values[i].strip()
+            (i, value) for i in self.columns.get(key, ()) if i < n and (value := values[i].strip())
         ]
 
     def _cell(self, row: SourceRow, key: str) -> tuple[int, str]:
-        cells = self._cells(row, key)
-        return cells[0] if cells else (-1, "")
+        """The first non-empty mapped cell (a row is asked for ~25 of them: no list)."""
+        values = row.values
+        n = len(values)
+        for i in self.columns.get(key, ()):
+            if i < n and (value := values[i].strip()):
+                return i, value
+        return -1, ""
 
     def _cell_column(self, key: str) -> int:
         columns = self.columns.get(key, [])
@@ -142,8 +146,13 @@ class PlannedTarget(RowReader):
     """A target that plans each row, matches the batch's good rows against the archive,
     then writes those that create or update something: the batch's steps."""
 
-    def process(self, rows: Sequence[SourceRow], *, write: bool) -> list[RowResult]:
-        plans: list[Any] = [self._plan(row) for row in rows]
+    def process(
+        self, rows: Sequence[SourceRow], *, write: bool, plans: Sequence[Any] | None = None
+    ) -> list[RowResult]:
+        """The batch's outcomes; `plans`: the rows' plans, made ahead by a helper process
+        (kehu.dataio.ahead) from these very rows."""
+        if plans is None:
+            plans = [self._plan(row) for row in rows]
         self._prepare(plans)
         live = [p for p in plans if not p.errors]
         self._match(live)

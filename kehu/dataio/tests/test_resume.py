@@ -36,9 +36,11 @@ def _crash_on_batch(monkeypatch: pytest.MonkeyPatch, n: int, error: BaseExceptio
     original = PartyTarget.process
     calls = {"n": 0}
 
-    def process(self: PartyTarget, rows: Sequence[SourceRow], *, write: bool) -> list[RowResult]:
+    def process(
+        self: PartyTarget, rows: Sequence[SourceRow], *, write: bool, **kwargs: Any
+    ) -> list[RowResult]:
         calls["n"] += 1
-        results = original(self, rows, write=write)  # the batch's writes are made …
+        results = original(self, rows, write=write, **kwargs)  # the batch's writes are made …
         if calls["n"] == n:
             raise error  # … and then the worker dies before the batch commits
         return results
