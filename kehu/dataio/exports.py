@@ -5,19 +5,22 @@ filter form and selector, so an export holds exactly the rows the page would lis
 the same visibility rules (a salesperson with own visibility exports their own
 customers). Columns take their headers from the models' translated field names.
 
-Rows are read as plain values (`values_list`), in keyset pages by id, newest first: no
-model instance per row, no OFFSET that slows down with depth, one query per page plus
-one per joined column (a party's roles and tags) — so a million rows stream at a steady
-rate and in flat memory.
+Rows are read as plain values (`values_list`'s SQL on the cursor, converted column by
+column: `read_columns`), in keyset pages by id, newest first: no model instance per row,
+no OFFSET that slows down with depth, one query per page plus one per joined column (a
+party's roles and tags) — so a million rows stream at a steady rate and in flat memory.
 """
 
 import dataclasses
+import datetime
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import models
 from django.db.models import F, QuerySet, Value
 from django.db.models.expressions import Combinable
@@ -100,7 +103,9 @@ class ExportList:
     def headers(self) -> list[str]:
         return [str(c.header) for c in self.columns]
 
-    def rows(self, queryset: QuerySet[Any], *, limit: int | None = None) -> Iterator[list[Cell]]:
+    def rows(
+        self, queryset: QuerySet[Any], *, limit: int | None = None
+    ) -> Iterator[Sequence[Cell]]:
         """Every row of `queryset`, newest first, as plain cells, read in keyset pages."""
         plain = [c for c in self.columns if c.joined is None]
         sources = [c.source for c in plain if c.source is not None]
@@ -113,21 +118,63 @@ class ExportList:
         while left is None or left > 0:
             size = PAGE_ROWS if left is None else min(PAGE_ROWS, left)
             below = ordered if after is None else ordered.filter(pk__lt=after)
-            page = list((rows if after is None else rows.filter(pk__lt=after))[:size])
-            if not page:
+            columns = read_columns((rows if after is None else rows.filter(pk__lt=after))[:size])
+            if not columns or not columns[0]:
                 return
+            pks, cells = columns[0], columns[1:]
+            for j, label in enumerate(labels):
+                if label is not None:
+                    cells[j] = list(map(label.get, cells[j], cells[j]))
             ids = below.values_list("pk", flat=True)[:size]
-            extra = [(i, fetch(ids)) for i, fetch in joined]
-            for row in page:
-                cells: list[Cell] = [
-                    v if label is None else label.get(v, v)
-                    for v, label in zip(row[1:], labels, strict=True)
-                ]
-                for i, values in extra:
-                    cells.insert(i, JOIN.join(values.get(row[0], ())))
-                yield cells
-            after = page[-1][0]
-            left = None if left is None else left - len(page)
+            for i, fetch in joined:
+                values = fetch(ids)
+                cells.insert(i, [JOIN.join(values.get(pk, ())) for pk in pks])
+            yield from zip(*cells, strict=True)
+            after = pks[-1]
+            left = None if left is None else left - len(pks)
+
+
+def _sqlite_moment(connection: Any) -> Callable[[Any], Any]:
+    """SQLite's stored date-time text to an aware datetime, as Django's converter makes
+    it but at C speed (`fromisoformat`): two such columns a row are most of a page's
+    conversion time otherwise."""
+    zone = connection.timezone if settings.USE_TZ else None
+    parse = datetime.datetime.fromisoformat
+
+    def convert(value: Any) -> Any:
+        if value is None or isinstance(value, datetime.datetime):
+            return value
+        moment = parse(value)
+        return moment.replace(tzinfo=zone) if zone and moment.tzinfo is None else moment
+
+    return convert
+
+
+def read_columns(page: QuerySet[Any]) -> list[list[Any]]:
+    """A `values_list` page's rows as columns, read with the database cursor and each
+    column converted as a whole (Django's converters, looked up once per page; SQLite's
+    date-times by `_sqlite_moment`), instead of a converter call chain per row."""
+    compiler = page.query.get_compiler(using=page.db)
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:
+        return []
+    connection = compiler.connection
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
+    if not fetched:
+        return []
+    columns = [list(c) for c in zip(*fetched, strict=True)]
+    expressions = [s[0] for s in compiler.select]
+    for i, (converters, expression) in compiler.get_converters(expressions).items():
+        kind = expression.output_field.get_internal_type()
+        if connection.vendor == "sqlite" and kind == "DateTimeField":
+            columns[i] = list(map(_sqlite_moment(connection), columns[i]))
+            continue
+        for convert in converters:
+            columns[i] = [convert(v, expression, connection) for v in columns[i]]
+    return columns
 
 
 def filters_of(form: forms.Form | None) -> dict[str, Any]:

@@ -5,8 +5,10 @@ and the API)."""
 import csv
 import datetime
 import io
+import zipfile
 from decimal import Decimal
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from django.http import StreamingHttpResponse
@@ -81,6 +83,50 @@ def test_xlsx_goes_on_to_a_new_sheet_when_one_is_full(monkeypatch: pytest.Monkey
     book = CalamineWorkbook.from_filelike(io.BytesIO(data))
     assert book.sheet_names == ["列表", "列表 2", "列表 3"]
     assert _xlsx(data) == [["n"], [0], [1], ["n"], [2], [3], ["n"], [4]]
+
+
+def test_xlsx_is_streamed_well_formed_and_holds_any_text() -> None:
+    """The first chunk leaves before the rows are all read; every part is well-formed XML;
+    CJK text, characters XML cannot hold and formulas come back as safe text."""
+    read = 0
+
+    def rows() -> Any:
+        nonlocal read
+        for i in range(20_000):
+            read += 1
+            yield [i, f"客户{i} <&> \x01\x0b控制\ufffe", "=1+1" if i % 2 else "  空格 ", None]
+
+    chunks = xlsx_chunks(["编号", "名称<>", "=式", "空"], rows(), title="客户/档案:[1]")
+    first = next(chunks)
+    assert first.startswith(b"PK") and read < 20_000
+    data = first + b"".join(chunks)
+    assert read == 20_000
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.testzip() is None
+        for name in archive.namelist():
+            ElementTree.fromstring(archive.read(name))  # noqa: S314 (our own file: raises if not well-formed)
+        assert "[Content_Types].xml" in archive.namelist()
+    book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    assert book.sheet_names == ["客户 档案  1"]
+    [header, *body] = book.get_sheet_by_name("客户 档案  1").to_python()
+    assert header == ["编号", "名称<>", "'=式", "空"]
+    assert len(body) == 20_000
+    assert body[0] == [0, "客户0 <&> 控制", "  空格 ", ""]
+    assert body[1][2] == "'=1+1"
+
+
+def test_xlsx_dates_and_times_are_date_cells_in_the_firms_time_zone() -> None:
+    moment = datetime.datetime(2030, 1, 2, 1, 30, tzinfo=datetime.UTC)
+    day = datetime.date(2030, 1, 2)
+    data = b"".join(xlsx_chunks(["时间", "日期", "是否"], [[moment, day, True]], title="t"))
+    [_header, row] = _xlsx(data)
+    assert row[0] == datetime.datetime(2030, 1, 2, 9, 30)  # Asia/Shanghai
+    assert row[1] in (day, datetime.datetime(2030, 1, 2))
+    assert row[2] == "是"
+
+
+def test_an_xlsx_of_no_rows_has_the_header() -> None:
+    assert _xlsx(b"".join(xlsx_chunks(["名称"], [], title="t"))) == [["名称"]]
 
 
 # --- lists -------------------------------------------------------------------------------
