@@ -79,14 +79,23 @@ class BulkWriter:
             first = int(cursor.fetchone()[0]) + 1
             return range(first, first + n)
 
-    def insert(self, model: type[models.Model], fields: Sequence[str], rows: Sequence[Row]) -> None:
+    def insert(
+        self,
+        model: type[models.Model],
+        fields: Sequence[str],
+        rows: Sequence[Row],
+        *,
+        prepared: bool = False,
+    ) -> None:
+        """`prepared`: the caller gives every value as the database takes it (dates as
+        ISO text, JSON as its text), so no value is converted row by row."""
         if not rows:
             return
         key = (model, tuple(fields))
         plan = self._plans.get(key)
         if plan is None:
             plan = self._plans[key] = _InsertPlan(self, model, tuple(fields))
-        plan.write(rows)
+        plan.write(rows, prepared=prepared)
         self.rows[model._meta.label] += len(rows)
 
 
@@ -121,9 +130,9 @@ class _InsertPlan:
             return self.writer.now
         return f.get_default()
 
-    def write(self, rows: Sequence[Row]) -> None:
+    def write(self, rows: Sequence[Row], *, prepared: bool = False) -> None:
         connection = self.writer.connection
-        if self.converters:
+        if self.converters and not prepared:
             rows = self._converted(rows)
         if self.defaults:
             rows = [(*row, *self.defaults) for row in rows]

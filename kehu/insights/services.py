@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from kehu.activities.selectors import party_effort
 from kehu.activities.services import task_create
 from kehu.core.audit import audit_write, diff, snapshot
-from kehu.core.bulk import BulkWriter, EncodedJSON
+from kehu.core.bulk import BulkWriter
 from kehu.core.context import current_tenant_id
 from kehu.core.models import AuditEntry
 from kehu.insights import btyd, scoring, selectors
@@ -543,7 +543,7 @@ def stage_thresholds(config: scoring.Config) -> dict[str, float]:
     }
 
 
-def _reasons_json(c: dict[str, list[Any]], thresholds: dict[str, float]) -> list[EncodedJSON]:
+def _reasons_json(c: dict[str, list[Any]], thresholds: dict[str, float]) -> list[str]:
     """Each row's stage reasons (rule, signals, thresholds) as JSON text. The shape is
     fixed and the values are numbers, booleans and known rule codes, so formatting it
     is safe, and five times cheaper than json.dumps of a dict per row."""
@@ -560,7 +560,7 @@ def _reasons_json(c: dict[str, list[Any]], thresholds: dict[str, float]) -> list
         "p_alive",
     )
     return [
-        EncodedJSON(
+        (
             f'{{"rule": {rules[rule]}, "signals": {{"tenure_days": {tenure}, '
             f'"purchase_days": {days}, "recency_days": {recency}, '
             f'"frequency_trend": {frequency!r}, "value_trend": {value!r}, '
@@ -581,14 +581,15 @@ def _rows(
     thresholds: dict[str, float],
 ) -> Iterator[tuple[Any, ...]]:
     """Score rows of some customers, their column lists zipped: no Python work per row
-    and field."""
+    and field. Every value is as the database takes it (the day as ISO text, the
+    reasons as JSON text): BulkWriter converts nothing."""
     c = _column_lists(columns)
     inferred = c["inferred_stage"]
     stages = [overrides.get(pk, stage) for pk, stage in zip(party_ids, inferred, strict=True)]
     return zip(
         repeat(run.pk),
         party_ids,
-        repeat(run.as_of),
+        repeat(run.as_of.isoformat()),
         *(c[name] for name in _RESULT_FIELDS),
         inferred,
         stages,
@@ -610,7 +611,7 @@ def _write_scores(run: ScoringRun, result: scoring.Result, config: scoring.Confi
         party_ids = result.customer_ids[start:stop].tolist()
         rows = list(_rows(run, part, party_ids, overrides, thresholds))
         with transaction.atomic():
-            writer.insert(CustomerScore, SCORE_FIELDS, rows)
+            writer.insert(CustomerScore, SCORE_FIELDS, rows, prepared=True)
         _progress(run, 50 + int(49 * stop / total))
 
 
