@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from kehu.core.models import TenantOwned, Timestamped
@@ -349,6 +350,24 @@ class DailySales(TenantOwned):
             ),
             models.Index(
                 fields=["tenant", "dimension", "owner", "day"], name="daily_sales_owner_idx"
+            ),
+        ]
+        # One row per key: `summary.summary_add` adds a batch's sums to it (ON CONFLICT).
+        constraints = [
+            models.UniqueConstraint(
+                F("tenant"),
+                F("month"),
+                F("day"),
+                F("dimension"),
+                F("currency"),
+                F("owner"),
+                Coalesce("product", Value(0)),
+                Coalesce("category", Value(0)),
+                F("province"),
+                F("city"),
+                F("source"),
+                F("new_within"),
+                name="daily_sales_key",
             ),
         ]
 

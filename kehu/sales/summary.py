@@ -5,6 +5,8 @@ read instead of every order of the range.
 orders (delete, then one GROUP BY per dimension), and their months' rows from the days'
 rows, inside the caller's transaction: every service that writes orders calls it with
 the days and parties it touched.
+`summary_add(orders)` adds newly created booked orders (the bulk import's) to their rows
+in one upsert per batch instead of computing their days again (see its docstring).
 `summary_heal()` recomputes the days of the parties whose stored province, city, source
 or deletion no longer match (a party edited, deleted, restored or merged: these are
 written in many places that know nothing of orders); the reports call it before reading.
@@ -18,16 +20,19 @@ discount.
 
 import datetime
 from collections.abc import Iterable, Iterator, Sequence
+from decimal import Decimal
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import (
     Case,
     Count,
     DecimalField,
     ExpressionWrapper,
     F,
+    FloatField,
+    Func,
     IntegerField,
     Min,
     Q,
@@ -36,6 +41,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import (
     Abs,
     ExtractMonth,
@@ -49,6 +55,7 @@ from kehu.core.context import current_tenant_id
 from kehu.parties.models import Party
 from kehu.sales.models import (
     BOOKED,
+    ZERO,
     DailySales,
     Order,
     OrderKind,
@@ -69,8 +76,27 @@ ORDER_SUMS = {
 }
 # A line's share of its order's revenue: the order discount spread over the lines by
 # amount, negative on a return, so that the lines of an order add up to the order.
+
+
+class _Real(Func):
+    """A decimal column as it is, but on SQLite times 1.0: SQLite keeps whole decimals as
+    integers and divides those as integers (a line's share of 295.84 came out 295)."""
+
+    template = "%(expressions)s"
+    output_field = FloatField()  # so that SQLite does not CAST it back AS NUMERIC
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="(%(expressions)s * 1.0)", **extra)
+
+
+_FLOAT: FloatField[Any, Any] = FloatField()
 LINE_REVENUE = ExpressionWrapper(
-    F("amount") * F("order__revenue") / NullIf(Abs(F("order__subtotal")), Value(0)),
+    CombinedExpression(
+        CombinedExpression(_Real(F("amount")), "*", F("order__revenue"), output_field=_FLOAT),
+        "/",
+        NullIf(Abs(F("order__subtotal")), Value(0)),
+        output_field=_FLOAT,
+    ),
     output_field=DecimalField(max_digits=20, decimal_places=6),
 )
 LINE_COST = Case(
@@ -368,6 +394,320 @@ def summary_refresh(
         _lock()
         changed = _sync_parties(touched, wanted_days)
         _write(sorted(wanted_days | _days_of(changed)))
+
+
+class NewLine(NamedTuple):
+    product_id: int
+    category_id: int | None
+    quantity: Decimal
+    amount: Decimal
+    cost_amount: Decimal
+
+
+class NewOrder(NamedTuple):
+    """A booked order of kind "order" just inserted (in the caller's transaction)."""
+
+    pk: int
+    day: datetime.date
+    currency: str
+    owner_id: int
+    party_id: int
+    revenue: Decimal
+    cost: Decimal
+    profit: Decimal
+    subtotal: Decimal
+    lines: Sequence[NewLine]
+
+
+# The key of a summary row (its unique index, `daily_sales_key`) and its sums.
+KEY_COLUMNS = (
+    "tenant_id",
+    "month",
+    "day",
+    "dimension",
+    "currency",
+    "owner_id",
+    "product_id",
+    "category_id",
+    "province",
+    "city",
+    "source",
+    "new_within",
+)
+SUM_COLUMNS = ("orders", "quantity", "revenue", "cost", "profit")
+NULLABLE_KEYS = ("product_id", "category_id")
+Key = tuple[Any, ...]
+SIX_PLACES = Decimal("0.000001")
+HALF_MILLIONTH = Decimal("0.0000005")
+
+
+def new_within(day: datetime.date, first: datetime.date | None) -> int:
+    """`NEW_WITHIN` of an order on `day` of a party whose first booked sale is `first`."""
+    if first is None or first.year != day.year:
+        return 0
+    if first.month == day.month:
+        return 3
+    return 2 if (first.month - 1) // 3 == (day.month - 1) // 3 else 1
+
+
+class _Deltas:
+    """What to add to the day rows of a batch, by key (month rows follow from them)."""
+
+    def __init__(self) -> None:
+        self.sums: dict[Key, list[Any]] = {}
+
+    def add(self, key: Key, orders: int, quantity: Decimal, *money: Decimal) -> None:
+        sums = self.sums.get(key)
+        if sums is None:
+            self.sums[key] = [orders, quantity, *money]
+            return
+        sums[0] += orders
+        sums[1] += quantity
+        for i, value in enumerate(money, 2):
+            sums[i] += value
+
+    def order(self, o: NewOrder, state: SummaryParty) -> None:
+        """Order `o` in each row that `_rows` and `_line_rows` would count it in."""
+        head = (o.day, o.currency, o.owner_id)
+        money = (o.revenue, o.cost, o.profit)
+        nw = new_within(o.day, state.first_day)
+        self.add((Dim.NEW, *head, None, None, "", "", "", nw), 1, ZERO, *money)
+        self.add((Dim.OWNER, *head, None, None, "", "", "", 0), 1, ZERO, *money)
+        region = (Dim.REGION, *head, None, None, state.province, state.city, "", 0)
+        self.add(region, 1, ZERO, *money)
+        self.add((Dim.CHANNEL, *head, None, None, "", "", state.source, 0), 1, ZERO, *money)
+        seen: set[Key] = set()
+        for line in o.lines:
+            # LINE_REVENUE: the line's share of the order's revenue (none when the order's
+            # subtotal is nought, and then no profit either).
+            share = line.amount * o.revenue / abs(o.subtotal) if o.subtotal else None
+            revenue = ZERO if share is None else share
+            profit = ZERO if share is None else share - line.cost_amount
+            for key in (
+                (Dim.PRODUCT, *head, line.product_id, None, "", "", "", 0),
+                (Dim.CATEGORY, *head, None, line.category_id, "", "", "", 0),
+            ):
+                counted = 0 if key in seen else 1
+                seen.add(key)
+                self.add(key, counted, line.quantity, revenue, line.cost_amount, profit)
+
+    def rows(self, skip_days: set[datetime.date]) -> Iterator[tuple[Any, ...]]:
+        """(month, day, key…, sums…) of the day rows and of their months' rows."""
+        months: dict[Key, list[Any]] = {}
+        skip_months = {d.replace(day=1) for d in skip_days}
+        for key, sums in self.sums.items():
+            dimension, day, *rest = key
+            if day in skip_days:
+                continue
+            yield (False, day, dimension, *rest, *sums)
+            start = day.replace(day=1)
+            if start in skip_months:
+                continue
+            month_key = (dimension, start, *rest)
+            total = months.get(month_key)
+            if total is None:
+                months[month_key] = list(sums)
+            else:
+                for i, value in enumerate(sums):
+                    total[i] += value
+        for (dimension, start, *rest), sums in months.items():
+            yield (True, start, dimension, *rest, *sums)
+
+
+def _upsert(rows: Iterable[tuple[Any, ...]]) -> None:
+    """Add the rows' sums to the rows of the same key, inserting those not there yet.
+
+    Rows that take orders away ("new" rows an order moved out of, which exist) are
+    updates: the row an INSERT proposes must pass the orders ≥ 0 check first."""
+    connection = connections[DailySales.objects.db]
+    ops = connection.ops
+    table = DailySales._meta.db_table
+    names = ", ".join(f'"{c}"' for c in (*KEY_COLUMNS, *SUM_COLUMNS))
+    target = ", ".join(
+        f'COALESCE("{c}", 0)' if c in NULLABLE_KEYS else f'"{c}"' for c in KEY_COLUMNS
+    )
+    update = ", ".join(f'"{c}" = "{table}"."{c}" + excluded."{c}"' for c in SUM_COLUMNS)
+    marks = ", ".join(["%s"] * (len(KEY_COLUMNS) + len(SUM_COLUMNS)))
+    insert = (
+        f'INSERT INTO "{table}" ({names}) VALUES ({marks}) '  # noqa: S608
+        f"ON CONFLICT ({target}) DO UPDATE SET {update}"
+    )
+    adds = ", ".join(f'"{c}" = "{c}" + %s' for c in SUM_COLUMNS)
+    where = " AND ".join(
+        f'"{c}" IS NULL' if c in NULLABLE_KEYS else f'"{c}" = %s' for c in KEY_COLUMNS
+    )
+    take = f'UPDATE "{table}" SET {adds} WHERE {where}'  # noqa: S608
+    tenant = current_tenant_id()
+    inserts, updates = [], []
+    for row in rows:
+        month, day, dimension, currency, owner = row[:5]
+        keys, (orders, quantity, *money) = row[5:-5], row[-5:]
+        head = (tenant, month, ops.adapt_datefield_value(day), dimension, currency, owner)
+        sums = (
+            orders,
+            ops.adapt_decimalfield_value(quantity, 18, 3),
+            *(ops.adapt_decimalfield_value(m.quantize(SIX_PLACES), 20, 6) for m in money),
+        )
+        if orders >= 0:
+            inserts.append((*head, *keys, *sums))
+        else:
+            product, category, *rest = keys
+            assert product is None and category is None
+            updates.append((*sums, *head, *rest))
+    with connection.cursor() as cursor:
+        if inserts:
+            cursor.executemany(insert, inserts)
+        if updates:
+            cursor.executemany(take, updates)
+
+
+def _drop_empty(days: set[datetime.date]) -> None:
+    """The "new" rows of these days (and their months) that orders moved out of."""
+    # Within half a millionth of nought: SQLite adds and subtracts decimals as floats.
+    near = {
+        f"{c}__{op}": value
+        for c in ("revenue", "cost", "profit")
+        for op, value in (("gt", -HALF_MILLIONTH), ("lt", HALF_MILLIONTH))
+    }
+    empty = Q(dimension=Dim.NEW, orders=0, **near)
+    months = {d.replace(day=1) for d in days}
+    for chunk in _chunks(sorted(days)):
+        DailySales.objects.filter(empty, month=False, day__in=chunk).delete()
+    for chunk in _chunks(sorted(months)):
+        DailySales.objects.filter(empty, month=True, day__in=chunk).delete()
+
+
+def summary_add(orders: Sequence[NewOrder]) -> None:
+    """Add booked orders just created (and nothing else changed) to the summary: their
+    sums added to the rows of their keys in one upsert, not their days computed again
+    (which costs what those days' orders cost: a batch spread over a thousand days of a
+    large firm recomputed most of it). The same rows `summary_refresh` would give:
+
+    - a party not summarised yet becomes so with its first sale in the batch — unless it
+      had booked orders before (a summary out of step): then it and a party whose
+      province, city, source or deletion changed have their days computed again as
+      `summary_refresh` does, and the batch's orders of those days are not added;
+    - a party whose first sale moves earlier: the "new" rows of its orders of the years
+      of the old and the new first sale are moved to their new `new_within`.
+    """
+    if not orders:
+        return
+    by_party: dict[int, list[NewOrder]] = {}
+    for o in orders:
+        by_party.setdefault(o.party_id, []).append(o)
+    with transaction.atomic():
+        _lock()
+        known: dict[int, SummaryParty] = {}
+        for chunk in _chunks(sorted(by_party)):
+            known.update((s.party_id, s) for s in SummaryParty.objects.filter(party_id__in=chunk))
+        fields = ("province", "city", "source", "deleted_at")
+        current = {}
+        for chunk in _chunks(sorted(by_party)):
+            for party in Party.with_deleted.filter(pk__in=chunk).values("pk", *fields):
+                current[party["pk"]] = party
+        booked = _booked_counts(sorted(set(by_party) - set(known)))
+        redo: set[int] = set()
+        moved: dict[int, datetime.date | None] = {}  # party: its first sale before
+        new = []
+        for pk, its in by_party.items():
+            first = min(o.day for o in its)
+            stored = known.get(pk)
+            if stored is None:
+                if booked.get(pk, 0) != len(its):
+                    redo.add(pk)
+                    continue
+                stored = SummaryParty(tenant_id=current_tenant_id(), party_id=pk)
+                state = _party_state(current[pk], first)
+                (stored.province, stored.city, stored.source, stored.deleted) = state[:4]
+                stored.first_day = first
+                known[pk] = stored
+                new.append(stored)
+                continue
+            if _stored_state(stored)[:4] != _party_state(current[pk], None)[:4]:
+                redo.add(pk)
+            elif stored.first_day is None or first < stored.first_day:
+                moved[pk] = stored.first_day
+                stored.first_day = first
+        SummaryParty.objects.bulk_create(new, batch_size=2000)
+        if moved:
+            SummaryParty.objects.bulk_update(
+                [known[pk] for pk in moved], ["first_day"], batch_size=2000
+            )
+        redo_days = set()
+        if redo:
+            _store_parties(redo, {pk: known[pk] for pk in redo if pk in known})
+            redo_days = _days_of(redo)
+        deltas = _Deltas()
+        for o in orders:
+            summarised = known.get(o.party_id)
+            if o.party_id not in redo and summarised is not None and not summarised.deleted:
+                deltas.order(o, summarised)
+        emptied = _move_new(deltas, moved, known, orders) if moved else set()
+        _upsert(deltas.rows(redo_days))
+        _drop_empty(emptied - redo_days)
+        if redo_days:
+            _write(sorted(redo_days))
+
+
+def _booked_counts(party_ids: Sequence[int]) -> dict[int, int]:
+    """Booked orders and returns per party (the batch's included: they are written)."""
+    found: dict[int, int] = {}
+    for chunk in _chunks(party_ids):
+        counts = (
+            Order.objects.filter(party_id__in=chunk, status__in=BOOKED)
+            .values("party_id")
+            .annotate(n=Count("pk"))
+            .values_list("party_id", "n")
+        )
+        found.update(counts)
+    return found
+
+
+def _move_new(
+    deltas: _Deltas,
+    moved: dict[int, datetime.date | None],
+    known: dict[int, SummaryParty],
+    batch: Sequence[NewOrder],
+) -> set[datetime.date]:
+    """The parties' stored booked orders and returns (not the batch's) of the years of
+    their old and new first sale, moved from the "new" rows of the old first sale to
+    those of the new one; the days whose rows lost something."""
+    parties = sorted(pk for pk in moved if not known[pk].deleted)
+    years: dict[int, set[int]] = {}
+    for pk in parties:
+        old, first = moved[pk], known[pk].first_day
+        assert first is not None
+        years[pk] = {first.year} | ({old.year} if old else set())
+    in_batch = {o.pk for o in batch}
+    emptied: set[datetime.date] = set()
+    columns = ("pk", "party_id", "order_date", "currency", "owner_id", "kind", "revenue")
+    for chunk in _chunks(parties):
+        stored = Order.objects.filter(
+            party_id__in=chunk,
+            status__in=BOOKED,
+            order_date__year__in=sorted({y for pk in chunk for y in years[pk]}),
+        )
+        for (
+            pk,
+            party_id,
+            day,
+            currency,
+            owner_id,
+            kind,
+            revenue,
+            cost,
+            profit,
+        ) in stored.values_list(*columns, "cost", "profit").iterator(chunk_size=5000):
+            was = new_within(day, moved[party_id])
+            now = new_within(day, known[party_id].first_day)
+            if pk in in_batch or was == now:
+                continue
+            counted = 1 if kind == OrderKind.ORDER else 0
+            head = (Dim.NEW, day, currency, owner_id, None, None, "", "", "")
+            deltas.add((*head, was), -counted, ZERO, -revenue, -cost, -profit)
+            deltas.add((*head, now), counted, ZERO, revenue, cost, profit)
+            emptied.add(day)
+    return emptied
 
 
 def stale_parties() -> list[int]:

@@ -21,8 +21,8 @@ from kehu.reports import selectors
 from kehu.reports.periods import Period
 from kehu.reports.selectors import Dimension, ReportFilters
 from kehu.sales import services as sales
-from kehu.sales.models import BOOKED, DailySales, Order, OrderStatus, Product
-from kehu.sales.summary import stale_parties, summary_rebuild
+from kehu.sales.models import BOOKED, DailySales, Order, OrderStatus, Product, SummaryParty
+from kehu.sales.summary import new_within, stale_parties, summary_rebuild
 from kehu.sales.tests.helpers import product
 from kehu.sales.tests.test_api import post
 from kehu.tenancy import services as tenancy
@@ -149,8 +149,17 @@ def assert_summary_is_live(user: User, world: dict[str, Any]) -> int:
     return compared
 
 
+SUMMED = ("orders", "quantity", "cost", "revenue", "profit")
+
+
 def stored_rows() -> Counter[tuple[Any, ...]]:
-    fields = [f.attname for f in DailySales._meta.concrete_fields if f.attname != "id"]
+    """Every row's key, then its sums (SUMMED)."""
+    fields = [
+        f.attname
+        for f in DailySales._meta.concrete_fields
+        if f.attname != "id" and f.attname not in SUMMED
+    ]
+    fields += SUMMED
     return Counter(DailySales.objects.values_list(*fields))
 
 
@@ -321,3 +330,91 @@ def test_whole_months_read_the_month_rows_and_the_rest_the_day_rows(
         assert gap(datetime.date(2024, 5, 15), datetime.date(2024, 7, 10)) == 1
         assert gap(datetime.date(2024, 6, 2), june_30) == 0  # not whole: its days' rows
         assert gap(month, datetime.date(2024, 6, 29)) == 0
+
+
+def test_bulk_batches_of_new_orders_add_up_to_the_rebuilt_summary(
+    world: dict[str, Any], alice: User, acme: Tenant
+) -> None:
+    """Batches of only new orders are added to the rows (`summary_add`), not computed
+    again: new buyers, first sales moved earlier (into another month, quarter, year),
+    a party edited since it was summarised, drafts, discounts, several lines of one
+    category, another currency — and what they leave is what a rebuild gives."""
+    rng = random.Random(11)
+    book, reps = world["parties"], world["reps"]
+    client = api_client(alice)
+    with tenant_scope(acme.pk):
+        newcomer = parties.party_create(
+            actor=alice, kind="organisation", name="新客户", owner=alice, province="广东省"
+        )
+        # Edited without any report read since: the batch finds it out of step.
+        parties.party_update(actor=alice, party=book[6], province="江苏省", city="南京市")
+        firsts_before = dict(SummaryParty.objects.values_list("party_id", "first_day"))
+    codes = ["CH-1", "CH-2", "DK-1", "LP-1"]
+    n = 0
+    for batch in range(4):
+        orders = []
+        for _ in range(25):
+            n += 1
+            usd = rng.random() < 0.1
+            lines = (
+                [{"product_code": "US-1", "quantity": rng.randint(1, 5)}]
+                if usd
+                else [
+                    {
+                        "product_code": code,
+                        "quantity": rng.randint(1, 4),
+                        "discount": str(rng.choice([0, 0, 3])),
+                    }
+                    for code in rng.sample(codes, rng.randint(1, 3))
+                ]
+            )
+            party = newcomer if n % 9 == 0 else rng.choice(book)
+            orders.append(
+                {
+                    "external_id": f"ADD-{n}",
+                    "party_id": party.pk,
+                    # From 2023 on: earlier than most parties' first sale.
+                    "order_date": str(datetime.date(2023, 1, 1) + datetime.timedelta(n * 23)),
+                    "status": rng.choice(["confirmed", "fulfilled", "confirmed", "draft"]),
+                    "currency": "USD" if usd else "CNY",
+                    "discount": "0" if usd else str(rng.choice([0, 0, 7])),
+                    "owner_id": rng.choice(reps).pk,
+                    "lines": lines,
+                }
+            )
+        answer = post(client, "/orders/bulk", {"orders": orders})
+        assert answer.status_code == 200, answer.content
+        assert answer.json()["created"] == 25, batch
+    with tenant_scope(acme.pk):
+        firsts = dict(SummaryParty.objects.values_list("party_id", "first_day"))
+        moved = [pk for pk, day in firsts_before.items() if day and (firsts[pk] or day) < day]
+        assert len(moved) >= 3 and firsts[newcomer.pk] is not None
+        assert SummaryParty.objects.get(party=book[6]).province == "江苏省"
+        kept = stored_rows()
+        summary_rebuild()
+        assert_same_rows(stored_rows(), kept)
+        assert_summary_is_live(alice, world)
+
+
+def assert_same_rows(rebuilt: Counter[tuple[Any, ...]], kept: Counter[tuple[Any, ...]]) -> None:
+    """The same keys and counts; revenue and profit within a millionth: shares of an order's
+    revenue added batch by batch are rounded to six places before they are added."""
+    assert set(kept.values()) == set(rebuilt.values()) == {1}
+    n = len(SUMMED)
+    by_key = {row[:-n]: row[-n:] for row in kept}
+    assert len(by_key) == len(rebuilt) == len(kept)
+    for row in rebuilt:
+        sums = by_key[row[:-n]]
+        assert sums[:3] == row[-n:][:3], row  # orders, quantity, cost: exact
+        assert all(abs(a - b) <= D("0.000001") for a, b in zip(sums[3:], row[-2:], strict=True)), (
+            row
+        )
+
+
+def test_new_within_is_the_summary_query_s() -> None:
+    first = datetime.date(2024, 5, 20)
+    assert new_within(datetime.date(2024, 5, 1), first) == 3
+    assert new_within(datetime.date(2024, 4, 30), first) == 2
+    assert new_within(datetime.date(2024, 7, 1), first) == 1
+    assert new_within(datetime.date(2025, 5, 20), first) == 0
+    assert new_within(datetime.date(2024, 5, 20), None) == 0
