@@ -230,7 +230,7 @@ class CustomerScore(TenantOwned):
     )
     stage_reasons = models.JSONField(_("阶段依据"), default=list)
     churn_risk = models.FloatField(_("流失风险"), default=0)
-    # Not a column: `selectors.party_scores` annotates whether a row is the published one.
+    # Not a column: `selectors.party_scores` sets whether a row is the published one.
     is_latest: bool
 
     class Meta:

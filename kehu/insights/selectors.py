@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Q, QuerySet, Subquery, Sum
 
 from kehu.activities.models import TaskStatus
 from kehu.core.context import current_tenant_id
@@ -143,11 +143,12 @@ def open_win_back_party_ids(party_ids: list[int]) -> set[int]:
 def party_scores(party: Party, *, limit: int = 24) -> list[CustomerScore]:
     """The party's scores, newest first (the history its trend is drawn from); each says
     whether it is the published one (`is_latest`)."""
-    latest = ExpressionWrapper(Q(run_id=published_run()), output_field=BooleanField())
+    published = _done_runs().values_list("id", flat=True).first()
     scores = CustomerScore.objects.filter(party=party).select_related("party")
-    scores = scores.annotate(is_latest=latest)
-    scores = scores.order_by("-as_of", "-id")
-    return list(scores[:limit])
+    rows = list(scores.order_by("-as_of", "-id")[:limit])
+    for score in rows:
+        score.is_latest = score.run_id == published
+    return rows
 
 
 def stage_overrides(party: Party) -> QuerySet[StageOverride]:
