@@ -420,20 +420,7 @@ class NewOrder(NamedTuple):
 
 
 # The key of a summary row (its unique index, `daily_sales_key`) and its sums.
-KEY_COLUMNS = (
-    "tenant_id",
-    "month",
-    "day",
-    "dimension",
-    "currency",
-    "owner_id",
-    "product_id",
-    "category_id",
-    "province",
-    "city",
-    "source",
-    "new_within",
-)
+KEY_COLUMNS = ("tenant_id", "month", "day", *MONTH_KEYS)
 SUM_COLUMNS = ("orders", "quantity", "revenue", "cost", "profit")
 NULLABLE_KEYS = ("product_id", "category_id")
 Key = tuple[Any, ...]
