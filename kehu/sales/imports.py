@@ -48,7 +48,8 @@ from kehu.sales.services import (
     lines_summary,
     money,
 )
-from kehu.sales.summary import NewLine, NewOrder, summary_add, summary_refresh
+from kehu.sales.summary import share_lock, summary_pending_add, summary_refresh
+from kehu.sales.tasks import summary_catch_up_later
 from kehu.tenancy.models import User
 
 MAX_BATCH = 5000
@@ -514,28 +515,6 @@ def _write(actor: User, planned: list[_Planned]) -> None:
     writer.insert(AuditEntry, AUDIT_COLUMNS, _audit_rows(actor, written))
 
 
-def _summarised(p: _Planned) -> NewOrder:
-    lines = [
-        NewLine(
-            line.product.pk, line.product.category_id, line.quantity, line.amount, line.cost_amount
-        )
-        for line in p.lines
-    ]
-    row = p.row
-    return NewOrder(
-        p.pk,
-        row.order_date,
-        str(row.currency),
-        p.owner_id,
-        p.party.pk,
-        p.revenue,
-        p.cost,
-        p.profit,
-        p.subtotal,
-        lines,
-    )
-
-
 def _new_customers(actor: User, planned: list[_Planned]) -> None:
     """The parties whose first sale (since being lost) is in this batch, moved in bulk.
 
@@ -618,9 +597,12 @@ def orders_write(checked: CheckedBatch) -> ImportResult:
     if changed:
         summary_refresh(days=days, parties=parties)
     else:
-        # Only new orders: their sums are added to the summary's rows (one upsert), not
-        # their days computed again from every order of those days.
-        summary_add([_summarised(p) for p in written if p.row.status in BOOKED])
+        # Only new orders: noted for the summary to add later, many batches at a time
+        # (`summary_catch_up`: the task booked here, or whoever reads the summary first).
+        if summary_pending_add([p.pk for p in written if p.row.status in BOOKED]):
+            tenant_id = current_tenant_id()
+            transaction.on_commit(lambda: summary_catch_up_later(tenant_id))
+        share_lock()
     return ImportResult([ImportedRow(p.pk, p.number, p.row.external_id, p.result) for p in planned])
 
 

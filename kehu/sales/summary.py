@@ -5,8 +5,10 @@ read instead of every order of the range.
 orders (delete, then one GROUP BY per dimension), and their months' rows from the days'
 rows, inside the caller's transaction: every service that writes orders calls it with
 the days and parties it touched.
-`summary_add(orders)` adds newly created booked orders (the bulk import's) to their rows
-in one upsert per batch instead of computing their days again (see its docstring).
+`summary_pending_add(order_ids)` notes the booked orders a bulk import created, and
+`summary_catch_up()` adds them to their rows, many batches at a time in date order,
+instead of computing their days again (see their docstrings); every function here that
+reads or writes the summary catches up first.
 `summary_heal()` recomputes the days of the parties whose stored province, city, source
 or deletion no longer match (a party edited, deleted, restored or merged: these are
 written in many places that know nothing of orders); the reports call it before reading.
@@ -24,6 +26,7 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any, NamedTuple
 
+import numpy as np
 from django.db import connections, transaction
 from django.db.models import (
     Case,
@@ -60,8 +63,10 @@ from kehu.sales.models import (
     Order,
     OrderKind,
     OrderLine,
+    Product,
     SummaryDimension,
     SummaryParty,
+    SummaryPending,
 )
 from kehu.tenancy.models import Tenant
 
@@ -390,6 +395,7 @@ def summary_refresh(
     touched = {p for p in parties if p is not None}
     if not wanted_days and not touched:
         return
+    summary_catch_up()
     with transaction.atomic():
         _lock()
         changed = _sync_parties(touched, wanted_days)
@@ -405,7 +411,7 @@ class NewLine(NamedTuple):
 
 
 class NewOrder(NamedTuple):
-    """A booked order of kind "order" just inserted (in the caller's transaction)."""
+    """A booked order of kind "order" not yet in the summary (`summary_catch_up`)."""
 
     pk: int
     day: datetime.date
@@ -564,76 +570,199 @@ def _drop_empty(days: set[datetime.date]) -> None:
         DailySales.objects.filter(empty, month=True, day__in=chunk).delete()
 
 
-def summary_add(orders: Sequence[NewOrder]) -> None:
-    """Add booked orders just created (and nothing else changed) to the summary: their
-    sums added to the rows of their keys in one upsert, not their days computed again
-    (which costs what those days' orders cost: a batch spread over a thousand days of a
-    large firm recomputed most of it). The same rows `summary_refresh` would give:
+def summary_pending_add(order_ids: Sequence[int]) -> bool:
+    """Note booked orders just created (in the caller's transaction, nothing else of them
+    changed) for `summary_catch_up` to add; True when nothing was waiting before (the
+    caller then books the task that catches up).
 
-    - a party not summarised yet becomes so with its first sale in the batch — unless it
-      had booked orders before (a summary out of step): then it and a party whose
-      province, city, source or deletion changed have their days computed again as
-      `summary_refresh` does, and the batch's orders of those days are not added;
-    - a party whose first sale moves earlier: the "new" rows of its orders of the years
-      of the old and the new first sale are moved to their new `new_within`.
+    A bulk import does this instead of adding its batch itself: a batch spread over a
+    thousand days touches ~10 summary rows per order, so adding batch by batch cost more
+    than writing the orders; added many batches at a time, in date order, the rows are
+    shared. On PostgreSQL the caller holds `_share_lock` until it commits."""
+    if not order_ids:
+        return False
+    runs: list[list[int]] = []
+    for pk in sorted(order_ids):
+        if runs and runs[-1][1] == pk - 1:
+            runs[-1][1] = pk
+        else:
+            runs.append([pk, pk])
+    first = not SummaryPending.objects.exists()
+    SummaryPending.objects.create(tenant_id=current_tenant_id(), order_ids=runs)
+    return first
+
+
+def share_lock() -> None:
+    """Taken by a writer of pending orders before it commits (PostgreSQL; SQLite has one
+    writer at a time): a catch-up or refresh (`_lock`) then either waits for it to commit
+    or runs wholly before, so it never counts the writer's orders from the orders table
+    while their pending row is not yet visible to it (they would be counted twice)."""
+    connection = connections[Tenant.objects.db]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            table = Tenant._meta.db_table
+            cursor.execute(
+                f'SELECT 1 FROM "{table}" WHERE "id" = %s FOR SHARE',  # noqa: S608
+                [current_tenant_id()],
+            )
+
+
+FOLD_CHUNK = 20_000  # orders added in one upsert
+_IN = 2_000  # ids in one IN (...)
+
+
+def summary_catch_up() -> int:
+    """Add the pending orders (`summary_pending_add`) to the summary; how many it added.
+
+    In date order, FOLD_CHUNK orders at a time, so that a party's first sale can only move
+    earlier in the first chunk that holds its orders (a move re-reads its stored orders).
+    The same rows `summary_refresh` would give:
+
+    - a party not summarised yet becomes so with its first pending sale — unless it has
+      booked orders that are not pending (a summary out of step): then it and a party
+      whose province, city, source or deletion changed are left out while adding, and
+      have all their days computed again at the end, as `summary_refresh` does;
+    - a party whose first sale moves earlier: the "new" rows of its orders already
+      summarised, of the years of the old and the new first sale, are moved to their new
+      `new_within`.
     """
-    if not orders:
-        return
-    by_party: dict[int, list[NewOrder]] = {}
-    for o in orders:
-        by_party.setdefault(o.party_id, []).append(o)
+    if not SummaryPending.objects.exists():
+        return 0
     with transaction.atomic():
         _lock()
-        known: dict[int, SummaryParty] = {}
-        for chunk in _chunks(sorted(by_party)):
-            known.update((s.party_id, s) for s in SummaryParty.objects.filter(party_id__in=chunk))
+        pending = list(SummaryPending.objects.values_list("pk", "order_ids"))
+        if not pending:
+            return 0
+        days, pks, party_ids = _pending_orders([run for _pk, runs in pending for run in runs])
+        order = np.lexsort((pks, days))
+        pks, party_ids = pks[order], party_ids[order]
+        fold = _Fold(party_ids)
+        for start in range(0, len(pks), FOLD_CHUNK):
+            fold.add(_new_orders(pks[start : start + FOLD_CHUNK]), pks[start:])
+        fold.finish()
+        SummaryPending.objects.filter(pk__in=[pk for pk, _runs in pending]).delete()
+        return len(pks)
+
+
+def _pending_orders(runs: list[list[int]]) -> tuple[Any, Any, Any]:
+    """(day ordinals, ids, parties) of the booked orders among these ids, as arrays. Runs
+    close together are read as one id range, keeping only the ids of the runs."""
+    wanted = np.concatenate([np.arange(lo, hi + 1, dtype=np.int64) for lo, hi in runs])
+    wanted.sort()
+    spans: list[list[int]] = []
+    for lo, hi in sorted(runs):
+        if spans and lo - spans[-1][1] <= 10_000:
+            spans[-1][1] = max(spans[-1][1], hi)
+        else:
+            spans.append([lo, hi])
+    found: list[tuple[int, int, int]] = []
+    booked = Order.objects.filter(status__in=BOOKED, kind=OrderKind.ORDER)
+    for lo, hi in spans:
+        rows = booked.filter(pk__gte=lo, pk__lte=hi).values_list("order_date", "pk", "party_id")
+        found.extend((day.toordinal(), pk, party) for day, pk, party in rows.iterator(10_000))
+    table = np.array(found, dtype=np.int64).reshape(-1, 3)
+    keep = np.isin(table[:, 1], wanted)
+    return table[keep, 0], table[keep, 1], table[keep, 2]
+
+
+def _new_orders(pks: Any) -> list[NewOrder]:
+    """These orders and their lines as `_Deltas` takes them, in the order of `pks`."""
+    ids = [int(pk) for pk in pks]
+    categories = dict(
+        Product.all_tenants.filter(tenant_id=current_tenant_id()).values_list("pk", "category_id")
+    )
+    lines: dict[int, list[NewLine]] = {}
+    heads: dict[int, tuple[Any, ...]] = {}
+    columns = (
+        "pk",
+        "order_date",
+        "currency",
+        "owner_id",
+        "party_id",
+        "revenue",
+        "cost",
+        "profit",
+        "subtotal",
+    )
+    for chunk in (ids[i : i + _IN] for i in range(0, len(ids), _IN)):
+        heads.update(
+            (row[0], row) for row in Order.objects.filter(pk__in=chunk).values_list(*columns)
+        )
+        found = OrderLine.objects.filter(order_id__in=chunk).order_by("order_id", "position")
+        for order_id, product_id, quantity, amount, cost in found.values_list(
+            "order_id", "product_id", "quantity", "amount", "cost_amount"
+        ):
+            line = NewLine(product_id, categories.get(product_id), quantity, amount, cost)
+            lines.setdefault(order_id, []).append(line)
+    return [NewOrder._make((*heads[pk], lines.get(pk, []))) for pk in ids if pk in heads]
+
+
+class _Fold:
+    """What `summary_catch_up` knows of the pending orders' parties between chunks."""
+
+    def __init__(self, party_ids: Any) -> None:
+        parties, counts = np.unique(party_ids, return_counts=True)
+        self.pending = dict(zip(parties.tolist(), counts.tolist(), strict=True))
+        self.known: dict[int, SummaryParty] = {}
+        for chunk in _chunks(self.pending):
+            found = SummaryParty.objects.filter(party_id__in=chunk)
+            self.known.update((s.party_id, s) for s in found)
         fields = ("province", "city", "source", "deleted_at")
-        current = {}
-        for chunk in _chunks(sorted(by_party)):
+        self.current: dict[int, dict[str, Any]] = {}
+        for chunk in _chunks(self.pending):
             for party in Party.with_deleted.filter(pk__in=chunk).values("pk", *fields):
-                current[party["pk"]] = party
-        booked = _booked_counts(sorted(set(by_party) - set(known)))
-        redo: set[int] = set()
+                self.current[party["pk"]] = party
+        booked = _booked_counts(sorted(set(self.pending) - set(self.known)))
+        self.redo = {
+            pk
+            for pk in self.pending
+            if (
+                booked.get(pk, 0) != self.pending[pk]
+                if pk not in self.known
+                else _stored_state(self.known[pk])[:4] != _party_state(self.current[pk], None)[:4]
+            )
+        }
+
+    def add(self, orders: Sequence[NewOrder], unfolded: Any) -> None:
+        """Add a chunk; `unfolded`: the ids of it and of the chunks after it."""
+        firsts: dict[int, datetime.date] = {}
+        for o in orders:
+            if o.party_id not in self.redo and o.party_id not in firsts:
+                firsts[o.party_id] = o.day  # in date order: the first is the earliest
         moved: dict[int, datetime.date | None] = {}  # party: its first sale before
         new = []
-        for pk, its in by_party.items():
-            first = min(o.day for o in its)
-            stored = known.get(pk)
+        for pk, first in firsts.items():
+            stored = self.known.get(pk)
             if stored is None:
-                if booked.get(pk, 0) != len(its):
-                    redo.add(pk)
-                    continue
                 stored = SummaryParty(tenant_id=current_tenant_id(), party_id=pk)
-                state = _party_state(current[pk], first)
+                state = _party_state(self.current[pk], first)
                 (stored.province, stored.city, stored.source, stored.deleted) = state[:4]
                 stored.first_day = first
-                known[pk] = stored
+                self.known[pk] = stored
                 new.append(stored)
-                continue
-            if _stored_state(stored)[:4] != _party_state(current[pk], None)[:4]:
-                redo.add(pk)
             elif stored.first_day is None or first < stored.first_day:
                 moved[pk] = stored.first_day
                 stored.first_day = first
         SummaryParty.objects.bulk_create(new, batch_size=2000)
         if moved:
             SummaryParty.objects.bulk_update(
-                [known[pk] for pk in moved], ["first_day"], batch_size=2000
+                [self.known[pk] for pk in moved], ["first_day"], batch_size=2000
             )
-        redo_days = set()
-        if redo:
-            _store_parties(redo, {pk: known[pk] for pk in redo if pk in known})
-            redo_days = _days_of(redo)
         deltas = _Deltas()
         for o in orders:
-            summarised = known.get(o.party_id)
-            if o.party_id not in redo and summarised is not None and not summarised.deleted:
+            summarised = self.known.get(o.party_id)
+            if o.party_id not in self.redo and summarised is not None and not summarised.deleted:
                 deltas.order(o, summarised)
-        emptied = _move_new(deltas, moved, known, orders) if moved else set()
-        _upsert(deltas.rows(redo_days))
-        _drop_empty(emptied - redo_days)
-        if redo_days:
-            _write(sorted(redo_days))
+        not_yet = set(unfolded.tolist()) if moved else set()
+        emptied = _move_new(deltas, moved, self.known, not_yet) if moved else set()
+        _upsert(deltas.rows(set()))
+        _drop_empty(emptied)
+
+    def finish(self) -> None:
+        """The parties left out: their state stored again and their days computed again."""
+        if self.redo:
+            _store_parties(self.redo, {pk: self.known[pk] for pk in self.redo if pk in self.known})
+            _write(sorted(_days_of(self.redo)))
 
 
 def _booked_counts(party_ids: Sequence[int]) -> dict[int, int]:
@@ -654,18 +783,17 @@ def _move_new(
     deltas: _Deltas,
     moved: dict[int, datetime.date | None],
     known: dict[int, SummaryParty],
-    batch: Sequence[NewOrder],
+    not_yet: set[int],
 ) -> set[datetime.date]:
-    """The parties' stored booked orders and returns (not the batch's) of the years of
-    their old and new first sale, moved from the "new" rows of the old first sale to
-    those of the new one; the days whose rows lost something."""
+    """The parties' summarised booked orders and returns (not those `not_yet` added) of
+    the years of their old and new first sale, moved from the "new" rows of the old
+    first sale to those of the new one; the days whose rows lost something."""
     parties = sorted(pk for pk in moved if not known[pk].deleted)
     years: dict[int, set[int]] = {}
     for pk in parties:
         old, first = moved[pk], known[pk].first_day
         assert first is not None
         years[pk] = {first.year} | ({old.year} if old else set())
-    in_batch = {o.pk for o in batch}
     emptied: set[datetime.date] = set()
     columns = ("pk", "party_id", "order_date", "currency", "owner_id", "kind", "revenue")
     for chunk in _chunks(parties):
@@ -687,7 +815,7 @@ def _move_new(
         ) in stored.values_list(*columns, "cost", "profit").iterator(chunk_size=5000):
             was = new_within(day, moved[party_id])
             now = new_within(day, known[party_id].first_day)
-            if pk in in_batch or was == now:
+            if pk in not_yet or was == now:
                 continue
             counted = 1 if kind == OrderKind.ORDER else 0
             head = (Dim.NEW, day, currency, owner_id, None, None, "", "", "")
@@ -710,7 +838,9 @@ def stale_parties() -> list[int]:
 
 
 def summary_heal() -> int:
-    """Bring the stale parties' days up to date; the number of parties it had to."""
+    """Add the pending orders, and bring the stale parties' days up to date; the number
+    of parties it had to."""
+    summary_catch_up()
     stale = stale_parties()
     if stale:
         with transaction.atomic():
@@ -725,6 +855,7 @@ def summary_heal() -> int:
 def summary_categories_refresh() -> None:
     """A product changed category: the category rows of every day, computed again (one
     GROUP BY over all the tenant's lines; the other rows do not change)."""
+    summary_catch_up()
     _lock()
     DailySales.objects.filter(dimension=Dim.CATEGORY).delete()
     _insert(_line_rows(_booked(None), Dim.CATEGORY))
@@ -735,6 +866,7 @@ def summary_categories_refresh() -> None:
 def summary_rebuild() -> int:
     """The current tenant's whole summary from its orders; the rows written."""
     _lock()
+    SummaryPending.objects.all().delete()  # their orders are counted with all the others
     SummaryParty.objects.all().delete()
     buyers = Order.objects.filter(status__in=BOOKED).values_list("party_id", flat=True)
     _store_parties(set(buyers.distinct()), {})
