@@ -393,12 +393,13 @@ class SummaryParty(TenantOwned):
 
 class SummaryPending(TenantOwned):
     """Booked orders that a bulk import created and the daily summary has not taken in
-    yet: `kehu.sales.summary.summary_catch_up` adds them (a task after the import, and
-    every reader and writer of the summary before it reads or writes), then deletes the
-    row. One row per batch; `order_ids` are runs of consecutive ids, [[first, last] …]."""
+    yet, as a range of consecutive ids: `kehu.sales.summary.summary_catch_up` adds them
+    (a task after the import, and every reader and writer of the summary before it reads
+    or writes), then deletes the rows."""
 
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
-    order_ids = models.JSONField()
 
     class Meta:
         base_manager_name = "all_tenants"

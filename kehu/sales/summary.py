@@ -20,13 +20,13 @@ returns negative, a line's revenue its share of the order's revenue after the or
 discount.
 """
 
+import bisect
 import datetime
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from itertools import islice
-from typing import Any, NamedTuple
+from typing import Any
 
-import numpy as np
 from django.db import connections, transaction
 from django.db.models import (
     Case,
@@ -63,7 +63,6 @@ from kehu.sales.models import (
     Order,
     OrderKind,
     OrderLine,
-    Product,
     SummaryDimension,
     SummaryParty,
     SummaryPending,
@@ -92,6 +91,33 @@ class _Real(Func):
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         return self.as_sql(compiler, connection, template="(%(expressions)s * 1.0)", **extra)
+
+
+class _Year(ExtractYear):
+    """On SQLite read off the ISO text: Django's Extract and Trunc call a Python function
+    for every row there, most of a catch-up's time."""
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        sql, params = compiler.compile(self.lhs)
+        return f"CAST(substr({sql}, 1, 4) AS INTEGER)", params
+
+
+class _Month(ExtractMonth):
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        sql, params = compiler.compile(self.lhs)
+        return f"CAST(substr({sql}, 6, 2) AS INTEGER)", params
+
+
+class _Quarter(ExtractQuarter):
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        sql, params = compiler.compile(self.lhs)
+        return f"((CAST(substr({sql}, 6, 2) AS INTEGER) + 2) / 3)", params
+
+
+class _MonthStart(TruncMonth):
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        sql, params = compiler.compile(self.lhs)
+        return f"(substr({sql}, 1, 8) || '01')", params
 
 
 _FLOAT: FloatField[Any, Any] = FloatField()
@@ -157,10 +183,9 @@ def _booked(days: Sequence[datetime.date] | None) -> QuerySet[Order]:
     return orders if days is None else orders.filter(order_date__in=days)
 
 
-def _rows(days: Sequence[datetime.date] | None) -> Iterator[DailySales]:
-    orders = _booked(days)
-    head = ("order_date", "currency", "owner_id")
-    split: list[tuple[str, dict[str, str], QuerySet[Any]]] = [
+def _order_splits(orders: QuerySet[Order]) -> list[tuple[str, dict[str, str], QuerySet[Any]]]:
+    """(dimension, its keys: column → path, the orders to group) of the order dimensions."""
+    return [
         (Dim.OWNER, {}, orders),
         (
             Dim.REGION,
@@ -172,16 +197,29 @@ def _rows(days: Sequence[datetime.date] | None) -> Iterator[DailySales]:
             Dim.NEW,
             {"new_within": "new_within"},
             orders.annotate(
-                y=ExtractYear("order_date"),
-                q=ExtractQuarter("order_date"),
-                m=ExtractMonth("order_date"),
-                fy=ExtractYear(_FIRST),
-                fq=ExtractQuarter(_FIRST),
-                fm=ExtractMonth(_FIRST),
+                y=_Year("order_date"),
+                q=_Quarter("order_date"),
+                m=_Month("order_date"),
+                fy=_Year(_FIRST),
+                fq=_Quarter(_FIRST),
+                fm=_Month(_FIRST),
             ).annotate(new_within=NEW_WITHIN),
         ),
     ]
-    for dimension, keys, rows in split:
+
+
+def _line_split(orders: QuerySet[Order], dimension: str) -> tuple[str, str, QuerySet[Any]]:
+    """(column, path, the lines to group) of the product or the category dimension."""
+    lines = OrderLine.objects.filter(order__in=orders.values("pk"))
+    if dimension == Dim.CATEGORY:
+        return "category_id", "product__category_id", lines
+    return "product_id", "product_id", lines
+
+
+def _rows(days: Sequence[datetime.date] | None) -> Iterator[DailySales]:
+    orders = _booked(days)
+    head = ("order_date", "currency", "owner_id")
+    for dimension, keys, rows in _order_splits(orders):
         grouped = rows.values(*head, *keys.values()).annotate(**ORDER_SUMS).order_by()
         for r in grouped.iterator(chunk_size=5000):
             yield _row(dimension, r, "", **{name: r[path] for name, path in keys.items()})
@@ -191,10 +229,7 @@ def _rows(days: Sequence[datetime.date] | None) -> Iterator[DailySales]:
 
 def _line_rows(orders: QuerySet[Order], dimension: str) -> Iterator[DailySales]:
     """Product or category rows: an order with two products of one category counts once."""
-    key, name = ("product_id", "product_id")
-    if dimension == Dim.CATEGORY:
-        key, name = ("product__category_id", "category_id")
-    lines = OrderLine.objects.filter(order__in=orders.values("pk"))
+    name, key, lines = _line_split(orders, dimension)
     head = ("order__order_date", "order__currency", "order__owner_id", key)
     grouped = lines.values(*head).annotate(**LINE_SUMS, quantity=Sum(_LINE_QUANTITY))
     for r in grouped.order_by().iterator(chunk_size=5000):
@@ -259,7 +294,7 @@ def _month_rows(first: datetime.date | None, dimension: str = "") -> Iterator[Da
         days = days.filter(dimension=dimension)
     if first is not None:
         days = days.filter(day__gte=first, day__lt=next_month(first))
-    grouped = days.annotate(start=TruncMonth("day")).values("start", *MONTH_KEYS)
+    grouped = days.annotate(start=_MonthStart("day")).values("start", *MONTH_KEYS)
     for r in grouped.annotate(**_MONTH_SUMS).order_by().iterator(chunk_size=5000):
         start = r.pop("start")
         yield DailySales(
@@ -402,29 +437,6 @@ def summary_refresh(
         _write(sorted(wanted_days | _days_of(changed)))
 
 
-class NewLine(NamedTuple):
-    product_id: int
-    category_id: int | None
-    quantity: Decimal
-    amount: Decimal
-    cost_amount: Decimal
-
-
-class NewOrder(NamedTuple):
-    """A booked order of kind "order" not yet in the summary (`summary_catch_up`)."""
-
-    pk: int
-    day: datetime.date
-    currency: str
-    owner_id: int
-    party_id: int
-    revenue: Decimal
-    cost: Decimal
-    profit: Decimal
-    subtotal: Decimal
-    lines: Sequence[NewLine]
-
-
 # The key of a summary row (its unique index, `daily_sales_key`) and its sums.
 KEY_COLUMNS = ("tenant_id", "month", "day", *MONTH_KEYS)
 SUM_COLUMNS = ("orders", "quantity", "revenue", "cost", "profit")
@@ -459,31 +471,6 @@ class _Deltas:
         for i, value in enumerate(money, 2):
             sums[i] += value
 
-    def order(self, o: NewOrder, state: SummaryParty) -> None:
-        """Order `o` in each row that `_rows` and `_line_rows` would count it in."""
-        head = (o.day, o.currency, o.owner_id)
-        money = (o.revenue, o.cost, o.profit)
-        nw = new_within(o.day, state.first_day)
-        self.add((Dim.NEW, *head, None, None, "", "", "", nw), 1, ZERO, *money)
-        self.add((Dim.OWNER, *head, None, None, "", "", "", 0), 1, ZERO, *money)
-        region = (Dim.REGION, *head, None, None, state.province, state.city, "", 0)
-        self.add(region, 1, ZERO, *money)
-        self.add((Dim.CHANNEL, *head, None, None, "", "", state.source, 0), 1, ZERO, *money)
-        seen: set[Key] = set()
-        for line in o.lines:
-            # LINE_REVENUE: the line's share of the order's revenue (none when the order's
-            # subtotal is nought, and then no profit either).
-            share = line.amount * o.revenue / abs(o.subtotal) if o.subtotal else None
-            revenue = ZERO if share is None else share
-            profit = ZERO if share is None else share - line.cost_amount
-            for key in (
-                (Dim.PRODUCT, *head, line.product_id, None, "", "", "", 0),
-                (Dim.CATEGORY, *head, None, line.category_id, "", "", "", 0),
-            ):
-                counted = 0 if key in seen else 1
-                seen.add(key)
-                self.add(key, counted, line.quantity, revenue, line.cost_amount, profit)
-
     def rows(self, skip_days: set[datetime.date]) -> Iterator[tuple[Any, ...]]:
         """(month, day, key…, sums…) of the day rows and of their months' rows."""
         months: dict[Key, list[Any]] = {}
@@ -507,6 +494,18 @@ class _Deltas:
             yield (True, start, dimension, *rest, *sums)
 
 
+def _upsert_parts() -> tuple[str, str]:
+    """The columns of an upsert into the summary, and its ON CONFLICT clause: the sums
+    added to those of the row with the same key (the unique index `daily_sales_key`)."""
+    table = DailySales._meta.db_table
+    names = ", ".join(f'"{c}"' for c in (*KEY_COLUMNS, *SUM_COLUMNS))
+    target = ", ".join(
+        f'COALESCE("{c}", 0)' if c in NULLABLE_KEYS else f'"{c}"' for c in KEY_COLUMNS
+    )
+    update = ", ".join(f'"{c}" = "{table}"."{c}" + excluded."{c}"' for c in SUM_COLUMNS)
+    return names, f"ON CONFLICT ({target}) DO UPDATE SET {update}"
+
+
 def _upsert(rows: Iterable[tuple[Any, ...]]) -> None:
     """Add the rows' sums to the rows of the same key, inserting those not there yet.
 
@@ -515,16 +514,9 @@ def _upsert(rows: Iterable[tuple[Any, ...]]) -> None:
     connection = connections[DailySales.objects.db]
     ops = connection.ops
     table = DailySales._meta.db_table
-    names = ", ".join(f'"{c}"' for c in (*KEY_COLUMNS, *SUM_COLUMNS))
-    target = ", ".join(
-        f'COALESCE("{c}", 0)' if c in NULLABLE_KEYS else f'"{c}"' for c in KEY_COLUMNS
-    )
-    update = ", ".join(f'"{c}" = "{table}"."{c}" + excluded."{c}"' for c in SUM_COLUMNS)
+    names, conflict = _upsert_parts()
     marks = ", ".join(["%s"] * (len(KEY_COLUMNS) + len(SUM_COLUMNS)))
-    insert = (
-        f'INSERT INTO "{table}" ({names}) VALUES ({marks}) '  # noqa: S608
-        f"ON CONFLICT ({target}) DO UPDATE SET {update}"
-    )
+    insert = f'INSERT INTO "{table}" ({names}) VALUES ({marks}) {conflict}'  # noqa: S608
     adds = ", ".join(f'"{c}" = "{c}" + %s' for c in SUM_COLUMNS)
     where = " AND ".join(
         f'"{c}" IS NULL' if c in NULLABLE_KEYS else f'"{c}" = %s' for c in KEY_COLUMNS
@@ -577,8 +569,8 @@ def summary_pending_add(order_ids: Sequence[int]) -> bool:
 
     A bulk import does this instead of adding its batch itself: a batch spread over a
     thousand days touches ~10 summary rows per order, so adding batch by batch cost more
-    than writing the orders; added many batches at a time, in date order, the rows are
-    shared. On PostgreSQL the caller holds `_share_lock` until it commits."""
+    than writing the orders; added many batches at a time, inside the database, the rows
+    are shared. On PostgreSQL the caller holds `share_lock` until it commits."""
     if not order_ids:
         return False
     runs: list[list[int]] = []
@@ -588,7 +580,10 @@ def summary_pending_add(order_ids: Sequence[int]) -> bool:
         else:
             runs.append([pk, pk])
     first = not SummaryPending.objects.exists()
-    SummaryPending.objects.create(tenant_id=current_tenant_id(), order_ids=runs)
+    tenant = current_tenant_id()
+    SummaryPending.objects.bulk_create(
+        SummaryPending(tenant_id=tenant, first_id=lo, last_id=hi) for lo, hi in runs
+    )
     return first
 
 
@@ -596,7 +591,7 @@ def share_lock() -> None:
     """Taken by a writer of pending orders before it commits (PostgreSQL; SQLite has one
     writer at a time): a catch-up or refresh (`_lock`) then either waits for it to commit
     or runs wholly before, so it never counts the writer's orders from the orders table
-    while their pending row is not yet visible to it (they would be counted twice)."""
+    while their pending rows are not yet visible to it (they would be counted twice)."""
     connection = connections[Tenant.objects.db]
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -607,162 +602,177 @@ def share_lock() -> None:
             )
 
 
-FOLD_CHUNK = 20_000  # orders added in one upsert
-_IN = 2_000  # ids in one IN (...)
+RUNS_AT_ONCE = 2_000  # id ranges in one catch-up statement (two parameters each)
 
 
 def summary_catch_up() -> int:
     """Add the pending orders (`summary_pending_add`) to the summary; how many it added.
 
-    In date order, FOLD_CHUNK orders at a time, so that a party's first sale can only move
-    earlier in the first chunk that holds its orders (a move re-reads its stored orders).
-    The same rows `summary_refresh` would give:
+    Inside the database: per dimension one `INSERT … SELECT … GROUP BY … ON CONFLICT`
+    for the day rows and one for the month rows (RUNS_AT_ONCE id ranges at a time). The
+    same rows `summary_refresh` would give:
 
     - a party not summarised yet becomes so with its first pending sale — unless it has
       booked orders that are not pending (a summary out of step): then it and a party
-      whose province, city, source or deletion changed are left out while adding, and
-      have all their days computed again at the end, as `summary_refresh` does;
+      whose province, city, source or deletion changed have all their days computed
+      again at the end, as `summary_refresh` does;
     - a party whose first sale moves earlier: the "new" rows of its orders already
       summarised, of the years of the old and the new first sale, are moved to their new
-      `new_within`.
+      `new_within` first.
     """
     if not SummaryPending.objects.exists():
         return 0
     with transaction.atomic():
         _lock()
-        pending = list(SummaryPending.objects.values_list("pk", "order_ids"))
-        if not pending:
-            return 0
-        days, pks, party_ids = _pending_orders([run for _pk, runs in pending for run in runs])
-        order = np.lexsort((pks, days))
-        pks, party_ids = pks[order], party_ids[order]
-        fold = _Fold(party_ids)
-        for start in range(0, len(pks), FOLD_CHUNK):
-            fold.add(_new_orders(pks[start : start + FOLD_CHUNK]), pks[start:])
-        fold.finish()
-        SummaryPending.objects.filter(pk__in=[pk for pk, _runs in pending]).delete()
-        return len(pks)
-
-
-def _pending_orders(runs: list[list[int]]) -> tuple[Any, Any, Any]:
-    """(day ordinals, ids, parties) of the booked orders among these ids, as arrays. Runs
-    close together are read as one id range, keeping only the ids of the runs."""
-    wanted = np.concatenate([np.arange(lo, hi + 1, dtype=np.int64) for lo, hi in runs])
-    wanted.sort()
-    spans: list[list[int]] = []
-    for lo, hi in sorted(runs):
-        if spans and lo - spans[-1][1] <= 10_000:
-            spans[-1][1] = max(spans[-1][1], hi)
-        else:
-            spans.append([lo, hi])
-    found: list[tuple[int, int, int]] = []
-    booked = Order.objects.filter(status__in=BOOKED, kind=OrderKind.ORDER)
-    for lo, hi in spans:
-        rows = booked.filter(pk__gte=lo, pk__lte=hi).values_list("order_date", "pk", "party_id")
-        found.extend((day.toordinal(), pk, party) for day, pk, party in rows.iterator(10_000))
-    table = np.array(found, dtype=np.int64).reshape(-1, 3)
-    keep = np.isin(table[:, 1], wanted)
-    return table[keep, 0], table[keep, 1], table[keep, 2]
-
-
-def _new_orders(pks: Any) -> list[NewOrder]:
-    """These orders and their lines as `_Deltas` takes them, in the order of `pks`."""
-    ids = [int(pk) for pk in pks]
-    categories = dict(
-        Product.all_tenants.filter(tenant_id=current_tenant_id()).values_list("pk", "category_id")
-    )
-    lines: dict[int, list[NewLine]] = {}
-    heads: dict[int, tuple[Any, ...]] = {}
-    columns = (
-        "pk",
-        "order_date",
-        "currency",
-        "owner_id",
-        "party_id",
-        "revenue",
-        "cost",
-        "profit",
-        "subtotal",
-    )
-    for chunk in (ids[i : i + _IN] for i in range(0, len(ids), _IN)):
-        heads.update(
-            (row[0], row) for row in Order.objects.filter(pk__in=chunk).values_list(*columns)
+        pending = list(
+            SummaryPending.objects.order_by("first_id").values_list("first_id", "last_id")
         )
-        found = OrderLine.objects.filter(order_id__in=chunk).order_by("order_id", "position")
-        for order_id, product_id, quantity, amount, cost in found.values_list(
-            "order_id", "product_id", "quantity", "amount", "cost_amount"
-        ):
-            line = NewLine(product_id, categories.get(product_id), quantity, amount, cost)
-            lines.setdefault(order_id, []).append(line)
-    return [NewOrder._make((*heads[pk], lines.get(pk, []))) for pk in ids if pk in heads]
+        added = 0
+        redo: set[int] = set()
+        for start in range(0, len(pending), RUNS_AT_ONCE):
+            added += _catch_up(pending[start : start + RUNS_AT_ONCE], pending[start:], redo)
+        if redo:
+            # After every range: computing a day again counts all its orders, pending or not.
+            known = {s.party_id: s for s in SummaryParty.objects.filter(party_id__in=redo)}
+            _store_parties(redo, known)
+            _write(sorted(_days_of(redo)))
+        SummaryPending.objects.all().delete()
+        return added
 
 
-class _Fold:
-    """What `summary_catch_up` knows of the pending orders' parties between chunks."""
-
-    def __init__(self, party_ids: Any) -> None:
-        parties, counts = np.unique(party_ids, return_counts=True)
-        self.pending = dict(zip(parties.tolist(), counts.tolist(), strict=True))
-        self.known: dict[int, SummaryParty] = {}
-        for chunk in _chunks(self.pending):
-            found = SummaryParty.objects.filter(party_id__in=chunk)
-            self.known.update((s.party_id, s) for s in found)
-        fields = ("province", "city", "source", "deleted_at")
-        self.current: dict[int, dict[str, Any]] = {}
-        for chunk in _chunks(self.pending):
-            for party in Party.with_deleted.filter(pk__in=chunk).values("pk", *fields):
-                self.current[party["pk"]] = party
-        booked = _booked_counts(sorted(set(self.pending) - set(self.known)))
-        self.redo = {
-            pk
-            for pk in self.pending
-            if (
-                booked.get(pk, 0) != self.pending[pk]
-                if pk not in self.known
-                else _stored_state(self.known[pk])[:4] != _party_state(self.current[pk], None)[:4]
-            )
-        }
-
-    def add(self, orders: Sequence[NewOrder], unfolded: Any) -> None:
-        """Add a chunk; `unfolded`: the ids of it and of the chunks after it."""
-        firsts: dict[int, datetime.date] = {}
-        for o in orders:
-            if o.party_id not in self.redo and o.party_id not in firsts:
-                firsts[o.party_id] = o.day  # in date order: the first is the earliest
-        moved: dict[int, datetime.date | None] = {}  # party: its first sale before
-        new = []
-        for pk, first in firsts.items():
-            stored = self.known.get(pk)
-            if stored is None:
-                stored = SummaryParty(tenant_id=current_tenant_id(), party_id=pk)
-                state = _party_state(self.current[pk], first)
-                (stored.province, stored.city, stored.source, stored.deleted) = state[:4]
-                stored.first_day = first
-                self.known[pk] = stored
-                new.append(stored)
-            elif stored.first_day is None or first < stored.first_day:
-                moved[pk] = stored.first_day
-                stored.first_day = first
-        SummaryParty.objects.bulk_create(new, batch_size=2000)
-        if moved:
-            SummaryParty.objects.bulk_update(
-                [self.known[pk] for pk in moved], ["first_day"], batch_size=2000
-            )
+def _catch_up(runs: list[tuple[int, int]], not_yet: list[tuple[int, int]], redo: set[int]) -> int:
+    """Add the orders of these id ranges (`not_yet`: the ranges not yet added, these
+    too); the parties to compute again at the end go into `redo`."""
+    in_runs = Q()
+    for lo, hi in runs:
+        in_runs |= Q(pk__gte=lo, pk__lte=hi)
+    orders = Order.objects.filter(in_runs, status__in=BOOKED, kind=OrderKind.ORDER)
+    parties = {
+        r["party_id"]: (r["first"], r["n"])
+        for r in orders.values("party_id")
+        .annotate(first=Min("order_date"), n=Count("pk"))
+        .order_by()
+    }
+    if not parties:
+        return 0
+    known: dict[int, SummaryParty] = {}
+    for chunk in _chunks(sorted(parties)):
+        known.update((s.party_id, s) for s in SummaryParty.objects.filter(party_id__in=chunk))
+    current: dict[int, dict[str, Any]] = {}
+    fields = ("province", "city", "source", "deleted_at")
+    for chunk in _chunks(sorted(parties)):
+        for party in Party.with_deleted.filter(pk__in=chunk).values("pk", *fields):
+            current[party["pk"]] = party
+    booked = _booked_counts(sorted(set(parties) - set(known)))
+    moved: dict[int, datetime.date | None] = {}  # party: its first sale before
+    new = []
+    for pk, (first, n) in parties.items():
+        stored = known.get(pk)
+        if stored is None:
+            if booked.get(pk, 0) != n:
+                redo.add(pk)
+                continue
+            stored = SummaryParty(tenant_id=current_tenant_id(), party_id=pk)
+            state = _party_state(current[pk], first)
+            (stored.province, stored.city, stored.source, stored.deleted) = state[:4]
+            stored.first_day = first
+            known[pk] = stored
+            new.append(stored)
+        elif _stored_state(stored)[:4] != _party_state(current[pk], None)[:4]:
+            redo.add(pk)
+        elif stored.first_day is None or first < stored.first_day:
+            moved[pk] = stored.first_day
+            stored.first_day = first
+    SummaryParty.objects.bulk_create(new, batch_size=2000)
+    if moved:
+        SummaryParty.objects.bulk_update(
+            [known[pk] for pk in moved], ["first_day"], batch_size=2000
+        )
         deltas = _Deltas()
-        for o in orders:
-            summarised = self.known.get(o.party_id)
-            if o.party_id not in self.redo and summarised is not None and not summarised.deleted:
-                deltas.order(o, summarised)
-        not_yet = set(unfolded.tolist()) if moved else set()
-        emptied = _move_new(deltas, moved, self.known, not_yet) if moved else set()
+        emptied = _move_new(deltas, moved, known, _Ranges(not_yet))
         _upsert(deltas.rows(set()))
         _drop_empty(emptied)
+    # The orders of parties in `redo` are in the days computed again at the end.
+    summarised = orders.filter(party__sales_summary__deleted=False)
+    for month in (False, True):
+        _add_grouped(summarised, month)
+    return sum(n for _first, n in parties.values())
 
-    def finish(self) -> None:
-        """The parties left out: their state stored again and their days computed again."""
-        if self.redo:
-            _store_parties(self.redo, {pk: self.known[pk] for pk in self.redo if pk in self.known})
-            _write(sorted(_days_of(self.redo)))
+
+class _Ranges:
+    """Whether an id is in one of these sorted, disjoint id ranges."""
+
+    def __init__(self, ranges: list[tuple[int, int]]) -> None:
+        self.firsts = [lo for lo, _hi in ranges]
+        self.lasts = [hi for _lo, hi in ranges]
+
+    def __contains__(self, pk: object) -> bool:
+        assert isinstance(pk, int)
+        i = bisect.bisect_right(self.firsts, pk) - 1
+        return i >= 0 and pk <= self.lasts[i]
+
+
+def _add_grouped(orders: QuerySet[Order], month: bool) -> None:
+    """The sums of these orders, grouped as `_rows` groups them (by day, or by month for
+    the month rows), added to the summary's rows in one statement per dimension."""
+    constants = {
+        "tenant_id": current_tenant_id(),
+        "month": month,
+        "product_id": None,
+        "category_id": None,
+        "province": "",
+        "city": "",
+        "source": "",
+        "new_within": 0,
+        "quantity": 0,
+    }
+
+    def day(path: str) -> Any:
+        return _MonthStart(path) if month else F(path)
+
+    head = ("day", "currency", "owner_id")
+    for dimension, keys, rows in _order_splits(orders):
+        paths = dict(zip(head, ("order_date", "currency", "owner_id"), strict=True))
+        grouped = rows.values(
+            **{f"g_{c}": day(p) if c == "day" else F(p) for c, p in paths.items()},
+            **{f"g_{c}": F(p) for c, p in keys.items()},
+        ).annotate(**{f"g_{c}": agg for c, agg in ORDER_SUMS.items()})
+        _insert_grouped(grouped, {**constants, "dimension": dimension})
+    for dimension in (Dim.PRODUCT, Dim.CATEGORY):
+        column, key, lines = _line_split(orders, dimension)
+        paths = dict(
+            zip(head, ("order__order_date", "order__currency", "order__owner_id"), strict=True)
+        )
+        grouped = lines.values(
+            **{f"g_{c}": day(p) if c == "day" else F(p) for c, p in paths.items()},
+            **{f"g_{column}": F(key)},
+        ).annotate(
+            **{f"g_{c}": agg for c, agg in LINE_SUMS.items()}, g_quantity=Sum(_LINE_QUANTITY)
+        )
+        _insert_grouped(grouped, {**constants, "dimension": dimension})
+
+
+def _insert_grouped(grouped: QuerySet[Any], constants: dict[str, Any]) -> None:
+    """INSERT … SELECT the grouped rows (columns named g_<column>) ON CONFLICT add."""
+    connection = connections[DailySales.objects.db]
+    sql, params = grouped.order_by().query.get_compiler(connection=connection).as_sql()
+    chosen = set(grouped.query.values_select) | set(grouped.query.annotation_select)
+    picks, given = [], []
+    for column in (*KEY_COLUMNS, *SUM_COLUMNS):
+        if f"g_{column}" in chosen:
+            picks.append(f'"s"."g_{column}"')
+        else:
+            picks.append("%s")
+            given.append(constants[column])
+    names, conflict = _upsert_parts()
+    table = DailySales._meta.db_table
+    # WHERE true: SQLite would read ON CONFLICT as part of the SELECT's join otherwise.
+    statement = (
+        f'INSERT INTO "{table}" ({names}) SELECT {", ".join(picks)} '  # noqa: S608
+        f'FROM ({sql}) AS "s" WHERE true {conflict}'
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*given, *params])
 
 
 def _booked_counts(party_ids: Sequence[int]) -> dict[int, int]:
@@ -783,7 +793,7 @@ def _move_new(
     deltas: _Deltas,
     moved: dict[int, datetime.date | None],
     known: dict[int, SummaryParty],
-    not_yet: set[int],
+    not_yet: "_Ranges",
 ) -> set[datetime.date]:
     """The parties' summarised booked orders and returns (not those `not_yet` added) of
     the years of their old and new first sale, moved from the "new" rows of the old

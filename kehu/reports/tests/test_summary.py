@@ -269,7 +269,7 @@ def test_orders_imported_in_bulk_are_in_the_summary(
         imported = Order.objects.get(external_id="ERP-2")
         # Noted, not yet added: the task (or the next reader) adds them.
         assert not day.exists()
-        (runs,) = SummaryPending.objects.values_list("order_ids", flat=True)
+        runs = SummaryPending.objects.order_by("first_id").values_list("first_id", "last_id")
         ids = sorted(
             Order.objects.filter(external_id__startswith="ERP-").values_list("pk", flat=True)
         )
@@ -410,16 +410,16 @@ def test_whole_months_read_the_month_rows_and_the_rest_the_day_rows(
         assert gap(month, datetime.date(2024, 6, 29)) == 0
 
 
-@pytest.mark.parametrize("chunk", [20_000, 7])
+@pytest.mark.parametrize("runs_at_once", [2_000, 1])
 def test_bulk_batches_of_new_orders_add_up_to_the_rebuilt_summary(
-    world: dict[str, Any], alice: User, acme: Tenant, chunk: int, monkeypatch: Any
+    world: dict[str, Any], alice: User, acme: Tenant, runs_at_once: int, monkeypatch: Any
 ) -> None:
-    """Batches of only new orders are added to the rows (`summary_catch_up`, in one
-    chunk or in many), not computed again: new buyers, first sales moved earlier (into
-    another month, quarter, year), a party edited since it was summarised, drafts,
-    discounts, several lines of one category, another currency — and what they leave is
-    what a rebuild gives."""
-    monkeypatch.setattr(summary, "FOLD_CHUNK", chunk)
+    """Batches of only new orders are added to the rows (`summary_catch_up`, all id
+    ranges in one go or one range at a time), not computed again: new buyers, first
+    sales moved earlier (into another month, quarter, year), a party edited since it was
+    summarised, drafts, discounts, several lines of one category, another currency — and
+    what they leave is what a rebuild gives."""
+    monkeypatch.setattr(summary, "RUNS_AT_ONCE", runs_at_once)
     rng = random.Random(11)
     book, reps = world["parties"], world["reps"]
     client = api_client(alice)
@@ -467,7 +467,7 @@ def test_bulk_batches_of_new_orders_add_up_to_the_rebuilt_summary(
         assert answer.status_code == 200, answer.content
         assert answer.json()["created"] == 25, batch
     with tenant_scope(acme.pk):
-        assert SummaryPending.objects.count() == 4
+        assert SummaryPending.objects.count() >= 4  # drafts are not pending: more ranges
         booked = Order.objects.filter(external_id__startswith="ADD-", status__in=BOOKED)
         assert summary_catch_up() == booked.count() > 50
         firsts = dict(SummaryParty.objects.values_list("party_id", "first_day"))
