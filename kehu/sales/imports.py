@@ -43,10 +43,10 @@ from kehu.sales.services import (
     LineIn,
     booking_move,
     booking_reason,
-    default_number,
     line_errors,
     lines_summary,
     money,
+    number_of,
 )
 from kehu.sales.summary import share_lock, summary_pending_add, summary_refresh
 from kehu.sales.tasks import summary_catch_up_later
@@ -453,9 +453,7 @@ def _number_new(new: list[_Planned], ids: Sequence[int]) -> None:
     for p, pk in zip(new, ids, strict=True):
         p.pk = pk
         if not p.number:
-            p.number = default_number(
-                Order(pk=pk, kind=OrderKind.ORDER, order_date=p.row.order_date)
-            )
+            p.number = number_of(pk, p.row.order_date)
             p.changes["number"] = [None, p.number]
 
 
