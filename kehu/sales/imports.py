@@ -302,9 +302,13 @@ class _Batch:
             User.objects.filter(pk__in=owner_ids, is_active=True).values_list("pk", flat=True)
         )
         keys = [r.external_id for r in rows if r.external_id]
-        self.existing = {o.external_id: o for o in Order.objects.filter(external_id__in=keys)}
+        # `.exclude(… "")`: the condition of the partial unique indexes, without which
+        # SQLite cannot use them and reads every order of the firm for each batch.
+        by_key = Order.objects.filter(external_id__in=keys).exclude(external_id="")
+        self.existing = {o.external_id: o for o in by_key}
         numbers = [r.number for r in rows if r.number]
-        self.numbers = dict(Order.objects.filter(number__in=numbers).values_list("number", "pk"))
+        by_number = Order.objects.filter(number__in=numbers).exclude(number="")
+        self.numbers = dict(by_number.values_list("number", "pk"))
         self.locked = _with_returns([o.pk for o in self.existing.values()])
         self.old_lines: dict[int, list[OrderLine]] = {}
         old = OrderLine.objects.filter(order__in=list(self.existing.values())).order_by("position")

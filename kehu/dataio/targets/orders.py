@@ -449,9 +449,9 @@ class OrderTarget(RowReader):
     def _orders(self, groups: Sequence[Group], *, write: bool) -> None:
         existing = {
             o.number: o
-            for o in Order.objects.filter(number__in=[g.number for g in groups]).only(
-                "number", "kind", "external_id"
-            )
+            for o in Order.objects.filter(number__in=[g.number for g in groups])
+            .exclude(number="")
+            .only("number", "kind", "external_id")
         }
         todo = []
         for group in groups:
