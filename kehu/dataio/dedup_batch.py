@@ -145,14 +145,15 @@ class Columns:
             address_spaced=np.array([" " in p.address for p in ordered], dtype=bool),
         )
 
-    def positions(self, ids: Sequence[int]) -> Ints:
+    def positions(self, ids: Sequence[int] | Ints) -> Ints:
         return np.searchsorted(self.ids, np.asarray(ids, dtype=np.int64))
 
 
 def _shared(codes: Ints, over: Bools, a: Ints, b: Ints) -> Bools:
     left, right = codes[a], codes[b]
     same = (left[:, :, None] == right[:, None, :]) & (left[:, :, None] >= 0)
-    return same.any(axis=(1, 2)) | over[a] | over[b]
+    shared: Bools = same.any(axis=(1, 2)) | over[a] | over[b]
+    return shared
 
 
 @dataclass(frozen=True)
@@ -204,15 +205,15 @@ def _birthday_typo(cols: Columns, a: Ints, b: Ints) -> Bools:
     same_len = cols.birthday_len[a] == cols.birthday_len[b]
     one_off = same_len & ((left != right).sum(axis=1) == 1)
     if left.shape[1] < 10:
-        return one_off
-    swapped = (
+        return np.asarray(one_off, dtype=bool)
+    swapped: Bools = (
         same_len
         & (cols.birthday_len[a] == 10)
         & (left[:, :4] == right[:, :4]).all(axis=1)
         & (left[:, 5:7] == right[:, 8:10]).all(axis=1)
         & (left[:, 8:10] == right[:, 5:7]).all(axis=1)
     )
-    return one_off | swapped
+    return np.asarray(one_off | swapped, dtype=bool)
 
 
 def _places_differ(cols: Columns, a: Ints, b: Ints) -> Bools:
@@ -220,7 +221,8 @@ def _places_differ(cols: Columns, a: Ints, b: Ints) -> Bools:
     both = cols.has_place[a] & cols.has_place[b]
     city_a, city_b = cols.city[a], cols.city[b]
     cities = (city_a != 0) & (city_b != 0) & (city_a != city_b)
-    return both & ((cols.province[a] != cols.province[b]) | cities)
+    differ: Bools = both & ((cols.province[a] != cols.province[b]) | cities)
+    return differ
 
 
 @functools.cache
@@ -306,12 +308,12 @@ def score_blocks(
     codes = codes[order]
     first = np.ones(len(codes), dtype=bool)
     first[1:] = codes[1:] != codes[:-1]
-    keep = order[first]  # each pair once
-    a, b = a[keep], b[keep]
-    base = np.concatenate(passed.base)[keep]
-    address = np.concatenate(passed.address)[keep]
-    sure = np.concatenate(passed.sure)[keep]
-    reach = ~np.concatenate(passed.excluded)[keep]
+    once = order[first]  # each pair once
+    a, b = a[once], b[once]
+    base = np.concatenate(passed.base)[once]
+    address = np.concatenate(passed.address)[once]
+    sure = np.concatenate(passed.sure)[once]
+    reach = ~np.concatenate(passed.excluded)[once]
     reach &= sure | _with_addresses(cols, a, b, base, address, threshold)
     return _exact(cols, a[reach], b[reach], threshold), int(first.sum())
 
