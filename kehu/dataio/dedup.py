@@ -20,9 +20,11 @@ import functools
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
 import phonenumbers
 from django.utils.translation import gettext as _
 from pypinyin import Style, lazy_pinyin
@@ -506,43 +508,71 @@ def explain(reasons: Iterable[list[str | int]]) -> str:
     return _("，").join(parts)
 
 
-def blocks(profiles: Iterable[Profile]) -> dict[str, list[int]]:
-    """{blocking key: ids} for the keys shared by 2 … MAX_BLOCK profiles."""
-    found: defaultdict[str, list[int]] = defaultdict(list)
+def blocks(profiles: Iterable[Profile]) -> list[list[int]]:
+    """The ids of the profiles that share a blocking key, for each key shared by 2 …
+    MAX_BLOCK profiles, ascending. Keys shared by the same profiles (a person's name, its
+    pinyin and its syllables sorted: 王伟, wangwei, wang wei) give one block. In a fixed
+    order (by their ids), so that a resumed scan can skip the blocks done."""
+    keys: list[str] = []
+    owners: list[int] = []
     for p in profiles:
-        for key in blocking_keys(p):
-            found[key].append(p.id)
-    return {k: ids for k, ids in found.items() if 1 < len(ids) <= MAX_BLOCK}
+        found = blocking_keys(p)
+        keys.extend(found)
+        owners.extend([p.id] * len(found))
+    groups = _groups(keys, np.array(owners, dtype=np.int64))
+    return [list(ids) for ids in sorted(groups)]
 
 
-def candidate_pairs(block_ids: Iterable[list[int]]) -> Iterator[tuple[int, int]]:
-    """Each pair of ids that share a block, once."""
-    seen: set[tuple[int, int]] = set()
-    for ids in block_ids:
-        ordered = sorted(ids)
-        for i, a in enumerate(ordered):
-            for b in ordered[i + 1 :]:
-                if (a, b) not in seen:
-                    seen.add((a, b))
-                    yield a, b
+def _groups(keys: list[str], owners: npt.NDArray[np.int64]) -> set[tuple[int, ...]]:
+    """The owners of each key held by 2 … MAX_BLOCK owners (ascending, each once): the
+    keys grouped by their hash in numpy, a group whose keys differ (two keys of one
+    hash) split by the keys themselves."""
+    hashes = np.fromiter(map(hash, keys), dtype=np.int64, count=len(keys))
+    order = np.argsort(hashes, kind="stable")
+    hashes = hashes[order]
+    starts = np.flatnonzero(np.r_[True, hashes[1:] != hashes[:-1]])
+    sizes = np.diff(np.r_[starts, len(hashes)])
+    many = sizes > 1
+    starts, sizes = starts[many], sizes[many]
+    # Members of groups of two or more: a key unlike its predecessor in the same group
+    # means a hash shared by two keys.
+    inside = np.repeat(starts, sizes) + _ranges(sizes)
+    members = np.array(keys, dtype=object)[order[inside]]
+    first = np.zeros(len(inside), dtype=bool)
+    first[np.cumsum(sizes) - sizes] = True
+    unlike = np.zeros(len(inside), dtype=bool)
+    unlike[1:] = members[1:] != members[:-1]
+    mixed = set(np.repeat(np.arange(len(starts)), sizes)[unlike & ~first].tolist())
+    owned = owners[order].tolist()
+    groups: set[tuple[int, ...]] = set()
+    for g, (start, size) in enumerate(zip(starts.tolist(), sizes.tolist(), strict=True)):
+        if g in mixed:
+            split: defaultdict[str, list[int]] = defaultdict(list)
+            for k in order[start : start + size].tolist():
+                split[keys[k]].append(owners[k])
+            parts = [sorted(set(ids)) for ids in split.values()]
+        elif size <= MAX_BLOCK:
+            parts = [sorted(set(owned[start : start + size]))]
+        else:
+            continue
+        groups.update(tuple(ids) for ids in parts if 1 < len(ids) <= MAX_BLOCK)
+    return groups
 
 
-def find_matches(
-    profiles: Iterable[Profile], *, threshold: float = CANDIDATE_SCORE
-) -> Iterator[Match]:
+def _ranges(sizes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """0, 1, …, size - 1 for each size, concatenated."""
+    ends = np.cumsum(sizes)
+    return np.arange(ends[-1] if len(ends) else 0) - np.repeat(ends - sizes, sizes)
+
+
+def find_matches(profiles: Iterable[Profile], *, threshold: float = CANDIDATE_SCORE) -> list[Match]:
     """Every pair of the profiles scoring at least `threshold` (a whole in-memory set:
-    the benchmark's labelled data; the archive's scan goes block by block)."""
-    by_id = {p.id: p for p in profiles}
-    for a, b in candidate_pairs(blocks(by_id.values()).values()):
-        pa, pb = by_id[a], by_id[b]
-        if not could_match(pa, pb, threshold):
-            continue
-        similarity = name_similarity(pa, pb)
-        if not may_reach(pa, pb, similarity, threshold):
-            continue
-        match = score_pair(pa, pb, similarity=similarity)
-        if match.score >= threshold:
-            yield match
+    the benchmark's labelled data), blocked and scored as the archive's scan does."""
+    from kehu.dataio import dedup_batch  # it builds on this module
+
+    profiles = list(profiles)
+    columns = dedup_batch.Columns.of(profiles)
+    return dedup_batch.score_blocks(columns, blocks(profiles), threshold=threshold)[0]
 
 
 def matches_for(

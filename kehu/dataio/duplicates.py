@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from kehu.core.audit import audit_write
 from kehu.core.context import current_tenant_id
 from kehu.core.models import AuditEntry
-from kehu.dataio import dedup
+from kehu.dataio import dedup, dedup_batch
 from kehu.dataio.dedup import Match, Profile
 from kehu.dataio.models import (
     CandidateStatus,
@@ -145,13 +145,13 @@ def scan_run(*, scan_id: int, timings: dict[str, float] | None = None) -> Duplic
         profiles = {p.id: p for p in archive_profiles()}
     with clock("block"):
         found = dedup.blocks(profiles.values())
-        keys = sorted(found)
-    scan.parties, scan.total_blocks = len(profiles), len(keys)
+        columns = dedup_batch.Columns.of(profiles.values())
+    scan.parties, scan.total_blocks = len(profiles), len(found)
     scan.save(update_fields=["parties", "total_blocks"])
-    starts = range(scan.blocks_done, len(keys), SCAN_BATCH)
-    batches = ([found[k] for k in keys[start : start + SCAN_BATCH]] for start in starts)
-    global _SCAN_PROFILES
-    _SCAN_PROFILES = profiles
+    starts = range(scan.blocks_done, len(found), SCAN_BATCH)
+    batches = (found[start : start + SCAN_BATCH] for start in starts)
+    global _SCAN_COLUMNS
+    _SCAN_COLUMNS = columns
     try:
         with _scoring_pool() as pool:
             scored = pool.imap(_score_batch, batches) if pool else map(_score_batch, batches)
@@ -159,10 +159,10 @@ def scan_run(*, scan_id: int, timings: dict[str, float] | None = None) -> Duplic
                 with clock("score"):
                     matches, compared = next(scored)
                 with clock("write"):
-                    done = min(start + SCAN_BATCH, len(keys))
+                    done = min(start + SCAN_BATCH, len(found))
                     _scan_commit(scan, matches, compared, blocks_done=done)
     finally:
-        _SCAN_PROFILES = {}
+        _SCAN_COLUMNS = None
     scan.status = ScanStatus.DONE
     scan.finished_at = timezone.now()
     scan.save(update_fields=["status", "finished_at"])
@@ -185,8 +185,9 @@ class _Stages:
                 self.into[name] = self.into.get(name, 0.0) + time.perf_counter() - start
 
 
-# The scan's profiles, for the scoring processes: forked, they share the parent's memory.
-_SCAN_PROFILES: dict[int, Profile] = {}
+# The scan's profiles as columns, for the scoring processes: forked, they share the
+# parent's memory.
+_SCAN_COLUMNS: dedup_batch.Columns | None = None
 
 
 @contextlib.contextmanager
@@ -201,31 +202,9 @@ def _scoring_pool() -> Iterator[multiprocessing.pool.Pool | None]:
 
 
 def _score_batch(batch: Sequence[list[int]]) -> tuple[list[Match], int]:
-    """Score the pairs of a batch of blocks: (the matches, how many pairs were scored)."""
-    profiles = _SCAN_PROFILES
-    seen: set[tuple[int, int]] = set()
-    matches: list[Match] = []
-    compared = 0
-    for ids in batch:
-        ordered = sorted(ids)
-        for i, a in enumerate(ordered):
-            for b in ordered[i + 1 :]:
-                if (a, b) in seen:
-                    continue
-                seen.add((a, b))
-                pa, pb = profiles[a], profiles[b]
-                if not dedup.could_match(pa, pb):
-                    continue
-                compared += 1
-                # The names first (rapidfuzz, cheap); the rest only for a pair that the
-                # names and the evidence's upper bound leave a chance.
-                similarity = dedup.name_similarity(pa, pb)
-                if not dedup.may_reach(pa, pb, similarity, dedup.CANDIDATE_SCORE):
-                    continue
-                match = dedup.score_pair(pa, pb, similarity=similarity)
-                if match.score >= dedup.CANDIDATE_SCORE:
-                    matches.append(match)
-    return matches, compared
+    """Score the pairs of a batch of blocks: (the matches, how many pairs were compared)."""
+    assert _SCAN_COLUMNS is not None
+    return dedup_batch.score_blocks(_SCAN_COLUMNS, batch)
 
 
 def _scan_commit(

@@ -201,3 +201,38 @@ def test_the_scans_prefilter_never_drops_a_pair_that_scores_a_candidate() -> Non
                 assert reach, (a, b, match)
             dropped += not reach
     assert found and dropped
+
+
+def test_the_scans_bounds_find_what_scoring_every_pair_of_every_block_finds() -> None:
+    """dedup_batch's numpy bounds (large blocks as a matrix, small ones pair by pair)
+    give the same matches as score_pair on every pair sharing a block."""
+    import random
+
+    rng = random.Random(11)
+    orgs = ["腾讯科技", "腾迅科技", "深圳市腾讯科技有限公司", "天润网络科技", "瑞润网络科技"]
+    people = ["张伟", "张 伟", "王小明", "王晓明", "christina coleman", "christina colemn"]
+    profiles = []
+    for i in range(300):
+        kind = "organisation" if i % 2 else "person"
+        profiles.append(
+            dedup.profile(
+                id=i + 1,
+                kind=kind,
+                name=rng.choice(orgs if kind == "organisation" else people),
+                phones=rng.choice([[], ["13812345678"], ["13987654321", "0755-1234567"]]),
+                emails=rng.choice([[], ["a@qq.com"]]),
+                uscc=rng.choice(["", "", "91440300192203821W", "914403001922038216"]),
+                address=rng.choice(["", "人民路12号", "人民路13号", "30 wallace drive"]),
+                birthday=rng.choice(["", "1965-06-15", "1965-06-16", "1965-15-06", "1970-01-01"]),
+            )
+        )
+    by_id = {p.id: p for p in profiles}
+    expected = set()
+    for ids in dedup.blocks(profiles):
+        for i, a in enumerate(ids):
+            for b in ids[i + 1 :]:
+                match = dedup.score_pair(by_id[a], by_id[b])
+                if match.score >= dedup.CANDIDATE_SCORE:
+                    expected.add((match.a, match.b, match.score))
+    found = {(m.a, m.b, m.score) for m in dedup.find_matches(profiles)}
+    assert expected and found == expected
