@@ -169,13 +169,14 @@ def _matching(user: User, filters: OpportunityFilters) -> QuerySet[Opportunity]:
     exact = {
         "pipeline_id": filters.pipeline_id,
         "stage_id": filters.stage_id,
-        "stage__kind": filters.status,
         "owner_id": filters.owner_id,
         "party_id": filters.party_id,
         "expected_close_date__gte": filters.close_from,
         "expected_close_date__lte": filters.close_to,
     }
     deals = deals.filter(**{k: v for k, v in exact.items() if v})
+    if filters.status:  # the stages of that kind (a handful), not a join to each deal's
+        deals = deals.filter(stage_id__in=Stage.objects.filter(kind=filters.status).values("pk"))
     if filters.team_id:
         members = TeamMembership.objects.filter(team_id=filters.team_id).values("user_id")
         deals = deals.filter(owner_id__in=members)
