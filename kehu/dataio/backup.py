@@ -47,6 +47,7 @@ from django.utils.translation import gettext as _
 from kehu.core.bulk import BulkWriter
 from kehu.core.context import tenant_scope
 from kehu.core.models import TenantOwned
+from kehu.sales.stage_totals import stage_totals_rebuild
 from kehu.sales.summary import summary_rebuild
 from kehu.tenancy.models import Tenant, User
 
@@ -61,6 +62,7 @@ EXCLUDED = {
     "sales.dailysales": "the daily sales summary: computed from the orders after a restore",
     "sales.summaryparty": "the daily sales summary's record of parties: computed likewise",
     "sales.summarypending": "orders the summary has still to add: a restore computes it whole",
+    "sales.stagetotal": "the board's deals per stage and owner: computed from the deals",
     "sales.idempotencyrecord": (
         "answers cached for a client's retries of one request; they name the source "
         "tenant's ids, and a retry against a restored tenant must run afresh"
@@ -494,6 +496,7 @@ def _restore_rows(tenant: Tenant, archive: _Archive, saved: list[str]) -> Restor
     _check_restored(tenant.pk, archive, maps, files, renamed)
     with tenant_scope(tenant.pk):
         summary_rebuild()  # derived from the restored orders (EXCLUDED from the backup)
+        stage_totals_rebuild()  # likewise, from the restored deals
     counts = {label: entry["rows"] for label, entry in archive.manifest["models"].items()}
     return RestoreResult(counts, notes)
 

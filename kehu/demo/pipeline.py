@@ -40,7 +40,9 @@ from kehu.sales.models import (
     StageField,
     StageKind,
     StageMove,
+    StageTotal,
 )
+from kehu.sales.stage_totals import stage_totals_rebuild
 from kehu.tenancy.models import Role, Team, User
 
 M = TypeVar("M", Opportunity, Lead)
@@ -135,10 +137,20 @@ def write_pipeline(
     team = Team.objects.order_by("pk").first()
     deals.settings_update(actor=world.admin, stale_days=14, default_team=team)
     made = _Deals(world, now, rng, reasons).write(pipelines, opportunities)
+    stage_totals_rebuild()  # the deals were bulk-created, around the services
     drawn = _leads(world, now, rng, leads, made)
     created = [lead.created_at for lead in drawn]
     backdate(Lead.objects.bulk_create(drawn), created)
-    counted = (Pipeline, Stage, LostReason, Opportunity, OpportunityLine, StageMove, Lead)
+    counted = (
+        Pipeline,
+        Stage,
+        LostReason,
+        Opportunity,
+        OpportunityLine,
+        StageMove,
+        StageTotal,
+        Lead,
+    )
     return Counter({m._meta.label: m.objects.count() for m in counted})
 
 

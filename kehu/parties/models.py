@@ -151,6 +151,12 @@ class Party(TenantOwned, Timestamped):
                 condition=models.Q(in_pool_since__isnull=False),
                 name="party_pool_idx",
             ),
+            # The deleted ones (few): what deal reads leave out, found without a scan.
+            models.Index(
+                fields=["tenant", "id"],
+                condition=models.Q(deleted_at__isnull=False),
+                name="party_deleted_idx",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -608,10 +608,44 @@ class Opportunity(TenantOwned, Timestamped):
             models.Index(
                 fields=["tenant", "pipeline", "expected_close_date"], name="opportunity_close_idx"
             ),
+            # The board's counts that the kept totals cannot answer (filters, stale, the
+            # others' deals a rep sees): read from the index alone, not the wide rows.
+            models.Index(
+                fields=[
+                    "tenant",
+                    "pipeline",
+                    "stage",
+                    "owner",
+                    "party",
+                    "stage_changed_at",
+                    "amount",
+                ],
+                name="opportunity_board_idx",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+
+class StageTotal(TenantOwned):
+    """How many deals a stage holds for one owner and their amount (in cents, exact on
+    every database), kept by the deal services in their own transaction
+    (`kehu.sales.stage_totals`, docs/decisions/0014-stage-totals.md) so that the board
+    does not count and sum a pipeline's deals on every request. Deals of deleted
+    parties are in it: the board takes them off when it reads."""
+
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    deals = models.IntegerField(default=0)
+    amount_cents = models.BigIntegerField(default=0)
+
+    class Meta:
+        base_manager_name = "all_tenants"
+        # One row per key: `stage_totals.stage_totals_add` adds to it (ON CONFLICT).
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "stage", "owner"], name="stage_total_key")
+        ]
 
 
 class OpportunityLine(TenantOwned):

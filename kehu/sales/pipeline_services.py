@@ -38,6 +38,7 @@ from kehu.sales.models import (
     StageKind,
     StageMove,
 )
+from kehu.sales.stage_totals import BoardKey, board_key, cents, stage_totals_move
 from kehu.tenancy.models import User
 
 Action = AuditEntry.Action
@@ -358,6 +359,18 @@ def _require_fields(opportunity: Opportunity, stage: Stage, has_lines: bool | No
         )
 
 
+def _stored_key(opportunity: Opportunity) -> BoardKey:
+    """The deal's stage, owner and amount as the database has them, locked for this
+    transaction: what its stage totals hold for it (the instance may be stale)."""
+    stored = Opportunity.objects.select_for_update().filter(pk=opportunity.pk)
+    stage_id, owner_id, amount = stored.values_list("stage_id", "owner_id", "amount").get()
+    return BoardKey(stage_id, owner_id, cents(amount))
+
+
+def _recount(before: BoardKey, opportunity: Opportunity) -> None:
+    stage_totals_move(before, board_key(opportunity))
+
+
 def _record_move(actor: User, opportunity: Opportunity, from_stage: Stage | None) -> None:
     now = timezone.now()
     opportunity.stage_changed_at = now
@@ -410,6 +423,7 @@ def opportunity_create(
     _require_fields(opportunity, stage, has_lines=bool(priced))
     opportunity.full_clean(exclude=["tenant", "party", "contact", "owner", "pipeline", "stage"])
     opportunity.save()
+    stage_totals_move(None, board_key(opportunity))
     _save_lines(opportunity, priced)
     _set_competitors(opportunity, competitors)
     _record_move(actor, opportunity, None)
@@ -439,6 +453,7 @@ def opportunity_update(
             _("不能修改这些字段：%(fields)s") % {"fields": ", ".join(sorted(unknown))}
         )
     _check_open(opportunity)
+    counted = _stored_key(opportunity)
     before = snapshot(opportunity, OPPORTUNITY_FIELDS)
     for name, value in changes.items():
         setattr(opportunity, name, value)
@@ -452,6 +467,7 @@ def opportunity_update(
     _require_fields(opportunity, opportunity.stage)
     opportunity.full_clean(exclude=["tenant", "party", "contact", "owner", "pipeline", "stage"])
     opportunity.save()
+    _recount(counted, opportunity)
     changed = diff(before, snapshot(opportunity, OPPORTUNITY_FIELDS))
     if lines is not None:
         changed["lines"] = [None, opportunity_lines_summary(opportunity)]
@@ -467,10 +483,12 @@ def opportunity_hand_over(
     """Give an open deal to `receiver`, with the handover note in its history (and its
     party's)."""
     _check_open(opportunity)
+    counted = _stored_key(opportunity)
     before = opportunity.owner
     opportunity.owner = receiver
     _check_people(opportunity)
     opportunity.save(update_fields=["owner", "updated_at"])
+    stage_totals_move(counted, counted._replace(owner_id=receiver.pk))
     changes = {"owner": [str(before), str(receiver)], "handover_note": [None, note]}
     _audit(actor, opportunity, Action.UPDATE, changes)
     return opportunity
@@ -485,10 +503,12 @@ def opportunity_lines_summary(opportunity: Opportunity) -> list[str]:
 
 
 def _change_stage(actor: User, opportunity: Opportunity, stage: Stage) -> None:
+    counted = _stored_key(opportunity)
     before = opportunity.stage
     opportunity.stage = stage
     _record_move(actor, opportunity, before)
     opportunity.save()
+    _recount(counted, opportunity)
     _audit(actor, opportunity, Action.STATE, {"stage": [before.name, stage.name]})
 
 

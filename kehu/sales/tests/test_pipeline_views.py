@@ -99,10 +99,11 @@ def test_the_board_shows_cards_in_their_columns_with_fixed_queries(
             deal(alice, party_in(alice, f"客户{i}"), stage=stage(shop["pipeline"], "需求确认"))
     client = login(alice)
     client.get(url("board"))
-    # session, user, pipelines, stages (columns), column totals, the cards of each of the
-    # two columns with deals, the stale period, stages (the cards' select), the tenant
-    # (header), staff (owner filter)
-    with django_assert_num_queries(11):
+    # session, user, pipelines, stages (columns), column totals (kept) and the deals of
+    # deleted parties taken off them, the cards of each of the two columns with deals,
+    # the stale period, stages (the cards' select), the tenant (header), staff (owner
+    # filter)
+    with django_assert_num_queries(12):
         response = client.get(url("board"))
     page = text(response)
     assert page.count('class="deal-card') == 7

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sales', '0004_daily_sales_key'),
+        ('sales', '0005_stage_totals'),
         ('tenancy', '0001_initial'),
     ]
 
