@@ -602,7 +602,9 @@ def share_lock() -> None:
             )
 
 
-RUNS_AT_ONCE = 2_000  # id ranges in one catch-up statement (two parameters each)
+# Id ranges in one catch-up statement: an OR of ranges, which SQLite parses into a tree
+# it caps at a depth of 1,000 ("Expression tree is too large" at 1,000 batches).
+RUNS_AT_ONCE = 400
 
 
 def summary_catch_up() -> int:
@@ -624,9 +626,13 @@ def summary_catch_up() -> int:
         return 0
     with transaction.atomic():
         _lock()
-        pending = list(
-            SummaryPending.objects.order_by("first_id").values_list("first_id", "last_id")
-        )
+        pending: list[tuple[int, int]] = []
+        ranges = SummaryPending.objects.order_by("first_id").values_list("first_id", "last_id")
+        for lo, hi in ranges:
+            if pending and pending[-1][1] + 1 == lo:  # batch after batch: one range
+                pending[-1] = (pending[-1][0], hi)
+            else:
+                pending.append((lo, hi))
         added = 0
         redo: set[int] = set()
         for start in range(0, len(pending), RUNS_AT_ONCE):

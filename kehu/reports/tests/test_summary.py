@@ -410,7 +410,7 @@ def test_whole_months_read_the_month_rows_and_the_rest_the_day_rows(
         assert gap(month, datetime.date(2024, 6, 29)) == 0
 
 
-@pytest.mark.parametrize("runs_at_once", [2_000, 1])
+@pytest.mark.parametrize("runs_at_once", [400, 1])
 def test_bulk_batches_of_new_orders_add_up_to_the_rebuilt_summary(
     world: dict[str, Any], alice: User, acme: Tenant, runs_at_once: int, monkeypatch: Any
 ) -> None:
