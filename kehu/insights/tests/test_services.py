@@ -1,12 +1,14 @@
 """Scoring runs, history, overrides and win-back tasks, through the services."""
 
 import datetime
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
 
 from kehu.activities.models import Task, TaskStatus
 from kehu.activities.services import task_set_status
+from kehu.core.bulk import BulkWriter
 from kehu.core.context import tenant_scope
 from kehu.core.models import AuditEntry
 from kehu.insights import selectors, services
@@ -230,3 +232,41 @@ def test_stage_reasons_are_written_as_json_of_the_rows_own_signals(
         assert signals["p_alive"] == pytest.approx(score.p_alive)
         assert signals["frequency_trend"] == pytest.approx(score.frequency_trend)
         assert isinstance(signals["had_before"], bool) and isinstance(reasons["rule"], str)
+
+
+def test_rows_written_in_many_batches_equal_those_written_in_one(
+    firm: dict[str, Party], alice: User, monkeypatch: pytest.MonkeyPatch, in_acme: None
+) -> None:
+    """Batches of two customers (three commits for five) write the same rows as one
+    batch, and the connection's page cache is its own size again after the run."""
+    from django.db import connection
+
+    def cache_size() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA cache_size")
+            return int(cursor.fetchone()[0])
+
+    def rows(run: ScoringRun) -> list[tuple[object, ...]]:
+        fields = [f for f in services.SCORE_FIELDS if f not in ("run_id", "as_of")]
+        return list(CustomerScore.objects.filter(run=run).order_by("party_id").values_list(*fields))
+
+    sqlite = connection.vendor == "sqlite"
+    before = cache_size() if sqlite else None
+    one = services.scoring_run_now(actor=alice, as_of=AS_OF)
+    seen: list[int | None] = []
+    insert = BulkWriter.insert
+
+    def counting_insert(writer: BulkWriter, *args: Any, **kwargs: Any) -> None:
+        seen.append(cache_size() if sqlite else None)
+        insert(writer, *args, **kwargs)
+
+    monkeypatch.setattr(BulkWriter, "insert", counting_insert)
+    monkeypatch.setattr(services, "WRITE_BATCH", 2)
+    many = services.scoring_run_now(actor=alice, as_of=AS_OF)
+    assert many.status == RunStatus.DONE and many.progress == 100
+    assert len(seen) == 3
+    assert len(rows(many)) == 5
+    assert rows(many) == rows(one)
+    if sqlite:
+        assert seen == [-services.WRITE_CACHE_KIB] * 3
+        assert cache_size() == before != -services.WRITE_CACHE_KIB
