@@ -44,6 +44,7 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from kehu.activities.summary import effort_rebuild
 from kehu.core.bulk import BulkWriter
 from kehu.core.context import tenant_scope
 from kehu.core.models import TenantOwned
@@ -60,6 +61,7 @@ EXCLUDED = {
     "dataio.backup": "the backup machinery itself: its file is the backup",
     "sales.dailysales": "the daily sales summary: computed from the orders after a restore",
     "sales.summaryparty": "the daily sales summary's record of parties: computed likewise",
+    "activities.dailyeffort": "the daily effort summary: computed from the restored activities",
     "sales.idempotencyrecord": (
         "answers cached for a client's retries of one request; they name the source "
         "tenant's ids, and a retry against a restored tenant must run afresh"
@@ -493,6 +495,7 @@ def _restore_rows(tenant: Tenant, archive: _Archive, saved: list[str]) -> Restor
     _check_restored(tenant.pk, archive, maps, files, renamed)
     with tenant_scope(tenant.pk):
         summary_rebuild()  # derived from the restored orders (EXCLUDED from the backup)
+        effort_rebuild()  # likewise from the restored activities
     counts = {label: entry["rows"] for label, entry in archive.manifest["models"].items()}
     return RestoreResult(counts, notes)
 

@@ -104,8 +104,8 @@ def test_bad_dimension_and_top_are_problems(alice: User) -> None:
         # one more where the daily sales summary is read: its check for stale parties
         ("/api/v1/reports/revenue?by=period", 6),
         ("/api/v1/reports/revenue?by=product", 6),
-        ("/api/v1/reports/customer-effort", 7),
-        ("/api/v1/reports/new-vs-existing", 8),
+        ("/api/v1/reports/customer-effort", 5),
+        ("/api/v1/reports/new-vs-existing", 6),
     ],
 )
 def test_pinned_query_counts(
