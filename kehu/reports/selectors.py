@@ -4,7 +4,9 @@ Every read starts from `booked_orders` (or `report_parties`), which applies the
 tenant, the reader's scope (see the package docstring) and the filters. Sums are in
 CNY; `other_currencies` lists what was sold in other currencies, unconverted. The
 revenue reports and new-vs-existing read the daily sales summary instead when the reader
-sees every party (`reads_summary`); `live_*` keep the reads of the orders.
+sees every party (`reads_summary`); staff effort (hours per customer, new-vs-existing)
+comes from the daily effort summary for every reader (decision 0014); `live_*` keep the
+reads of the orders and of the activities.
 """
 
 import datetime
