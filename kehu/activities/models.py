@@ -184,3 +184,28 @@ class ServiceTime(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.minutes}"
+
+
+class DailyEffort(TenantOwned):
+    """Staff minutes spent on one party on one day (its firm's day), or in one whole month
+    (`month`, day = the month's first: the sums of its days), by where they were
+    recorded, as `selectors.party_effort` counts them. Kept by the activity services in
+    the write's transaction (`kehu.activities.summary`, decision 0015); the party's
+    owner, team, visibility and deletion are joined when a report reads it."""
+
+    party = models.ForeignKey("parties.Party", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    month = models.BooleanField(default=False)
+    interaction_minutes = models.PositiveIntegerField(default=0)
+    task_minutes = models.PositiveIntegerField(default=0)
+    service_minutes = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        base_manager_name = "all_tenants"
+        # Reports read a range of days (and months); a refresh deletes a party's rows.
+        indexes = [models.Index(fields=["tenant", "month", "day"], name="daily_effort_day_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "party", "month", "day"], name="daily_effort_key"
+            )
+        ]

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import DateTimeField, Q, QuerySet, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models.functions import TruncDay, TruncMonth
 from django.http import Http404
 from django.utils import timezone
 
@@ -235,15 +235,19 @@ def _as_date(value: datetime.date | datetime.datetime) -> datetime.date:
     return value.date() if isinstance(value, datetime.datetime) else value
 
 
-def _monthly(
-    rows: QuerySet[Any], moment: str, minutes: str, key: str
+def effort_grouped(
+    rows: QuerySet[Any],
+    moment: str,
+    minutes: str,
+    key: str,
+    trunc: type[TruncMonth | TruncDay] = TruncMonth,
 ) -> Iterable[tuple[Any, datetime.date, int]]:
-    """(key, month, minutes) from one GROUP BY key, month in SQL."""
-    # A moment is put in the firm's month; a day (service time) is its own month.
+    """(key, month, minutes) from one GROUP BY key, month in SQL (or day: `trunc`)."""
+    # A moment is put in the firm's month (day); a day (service time) is its own.
     is_day = not isinstance(rows.model._meta.get_field(moment), DateTimeField)
     tz = None if is_day else timezone.get_current_timezone()
     grouped = (
-        rows.annotate(month=TruncMonth(moment, tzinfo=tz))
+        rows.annotate(month=trunc(moment, tzinfo=tz))
         .values(key, "month")
         .annotate(total=Sum(minutes))
         .order_by()
@@ -277,33 +281,45 @@ def party_effort(
     - service time, in the month of its day.
     `parties`: ids or a queryset of ids (values("pk")); None for every party.
     """
-    start, end = _moment(since), _moment(until)
-    links = InteractionParty.objects.filter(
-        occurred_at__gte=start, occurred_at__lt=end, interaction__duration_minutes__gt=0
+    return _collect(
+        [
+            (slot, effort_grouped(rows, moment, minutes, "party_id"))
+            for slot, rows, moment, minutes in effort_sources(parties, since=since, until=until)
+        ]
     )
+
+
+def effort_sources(
+    parties: QuerySet[Any] | Iterable[int] | None,
+    *,
+    since: datetime.date | None = None,
+    until: datetime.date | None = None,
+) -> list[tuple[str, QuerySet[Any], str, str]]:
+    """(slot, rows, moment field, minutes field) of the three sources of a party's
+    effort (see `party_effort`), for days in [since, until) (None: unbounded)."""
+    links = InteractionParty.objects.filter(interaction__duration_minutes__gt=0)
     tasks = Task.objects.filter(
-        status=TaskStatus.DONE,
-        time_spent_minutes__gt=0,
-        completed_at__gte=start,
-        completed_at__lt=end,
-        party__isnull=False,
+        status=TaskStatus.DONE, time_spent_minutes__gt=0, party__isnull=False
     )
-    times = ServiceTime.objects.filter(worked_on__gte=since, worked_on__lt=until)
+    times = ServiceTime.objects.all()
+    if since is not None:
+        links = links.filter(occurred_at__gte=_moment(since))
+        tasks = tasks.filter(completed_at__gte=_moment(since))
+        times = times.filter(worked_on__gte=since)
+    if until is not None:
+        links = links.filter(occurred_at__lt=_moment(until))
+        tasks = tasks.filter(completed_at__lt=_moment(until))
+        times = times.filter(worked_on__lt=until)
     if parties is not None:
         ids = parties if isinstance(parties, QuerySet) else list(parties)
         links = links.filter(party_id__in=ids)
         tasks = tasks.filter(party_id__in=ids)
         times = times.filter(party_id__in=ids)
-    return _collect(
-        [
-            (
-                "interaction_minutes",
-                _monthly(links, "occurred_at", "interaction__duration_minutes", "party_id"),
-            ),
-            ("task_minutes", _monthly(tasks, "completed_at", "time_spent_minutes", "party_id")),
-            ("service_minutes", _monthly(times, "worked_on", "minutes", "party_id")),
-        ]
-    )
+    return [
+        ("interaction_minutes", links, "occurred_at", "interaction__duration_minutes"),
+        ("task_minutes", tasks, "completed_at", "time_spent_minutes"),
+        ("service_minutes", times, "worked_on", "minutes"),
+    ]
 
 
 def staff_effort(user: User, *, since: datetime.date, until: datetime.date) -> list[EffortMonth]:
@@ -325,10 +341,13 @@ def staff_effort(user: User, *, since: datetime.date, until: datetime.date) -> l
         [
             (
                 "interaction_minutes",
-                _monthly(interactions, "occurred_at", "duration_minutes", "created_by_id"),
+                effort_grouped(interactions, "occurred_at", "duration_minutes", "created_by_id"),
             ),
-            ("task_minutes", _monthly(tasks, "completed_at", "time_spent_minutes", "assignee_id")),
-            ("service_minutes", _monthly(times, "worked_on", "minutes", "user_id")),
+            (
+                "task_minutes",
+                effort_grouped(tasks, "completed_at", "time_spent_minutes", "assignee_id"),
+            ),
+            ("service_minutes", effort_grouped(times, "worked_on", "minutes", "user_id")),
         ]
     )
     return found.get(user.pk, [])

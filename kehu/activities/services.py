@@ -16,6 +16,7 @@ from kehu.activities.models import (
     Task,
     TaskStatus,
 )
+from kehu.activities.summary import effort_refresh
 from kehu.core.audit import audit_entry, audit_write, diff, snapshot
 from kehu.core.models import AuditEntry
 from kehu.parties.models import Party
@@ -64,6 +65,8 @@ def interaction_log(
     changes = diff({}, snapshot(interaction, INTERACTION_FIELDS))
     _audit_interaction(actor, interaction, Action.CREATE, changes, party_ids=unique)
     party_touch(actor=actor, party_ids=unique)
+    if interaction.duration_minutes:
+        effort_refresh(unique)
     return interaction
 
 
@@ -109,7 +112,14 @@ def interaction_update(*, actor: User, interaction: Interaction, **changes: obje
         )
     if changed:
         _audit_interaction(actor, interaction, Action.UPDATE, changed)
+    if {"occurred_at", "duration_minutes"} & set(changed):
+        effort_refresh(_parties_of(interaction))
     return interaction
+
+
+def _parties_of(interaction: Interaction) -> list[int]:
+    links = InteractionParty.objects.filter(interaction=interaction)
+    return list(links.values_list("party_id", flat=True))
 
 
 @transaction.atomic
@@ -118,7 +128,9 @@ def interaction_delete(*, actor: User, interaction: Interaction) -> None:
     _audit_interaction(
         actor, interaction, Action.DELETE, diff(snapshot(interaction, INTERACTION_FIELDS), {})
     )
+    parties = _parties_of(interaction)
     interaction.delete()
+    effort_refresh(parties)
 
 
 def _apply(
@@ -190,6 +202,8 @@ def task_update(*, actor: User, task: Task, **changes: object) -> Task:
     changed = diff(before, snapshot(task, TASK_FIELDS))
     if changed:
         _audit_task(actor, task, Action.UPDATE, changed)
+    if "time_spent_minutes" in changed and task.party_id:
+        effort_refresh([task.party_id])
     return task
 
 
@@ -210,6 +224,8 @@ def task_set_status(
     _audit_task(actor, task, Action.UPDATE, diff(before, snapshot(task, TASK_FIELDS)))
     if status == TaskStatus.DONE and task.party_id:
         party_touch(actor=actor, party_ids=[task.party_id])
+    if task.party_id:
+        effort_refresh([task.party_id])
     return task
 
 
@@ -258,6 +274,7 @@ def service_time_log(
         created_by=actor,
     )
     _save_service_time(entry)
+    effort_refresh([party.pk])
     party_touch(actor=actor, party_ids=[party.pk])
     audit_write(
         actor_id=actor.pk,
@@ -274,6 +291,7 @@ def service_time_update(*, actor: User, entry: ServiceTime, **changes: object) -
     """Correct the day, minutes, kind or note of an entry (whose time it is stays)."""
     before = _apply(entry, changes, {"worked_on", "minutes", "kind", "note"}, SERVICE_TIME_FIELDS)
     _save_service_time(entry)
+    effort_refresh([entry.party_id])
     changed = diff(before, snapshot(entry, SERVICE_TIME_FIELDS))
     if changed:
         audit_write(
@@ -292,3 +310,4 @@ def service_time_delete(*, actor: User, entry: ServiceTime) -> None:
         root=entry.party,
     )
     entry.delete()
+    effort_refresh([entry.party_id])

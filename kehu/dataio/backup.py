@@ -44,6 +44,7 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from kehu.activities.summary import effort_rebuild
 from kehu.core.bulk import BulkWriter
 from kehu.core.context import tenant_scope
 from kehu.core.models import TenantOwned
@@ -63,6 +64,7 @@ EXCLUDED = {
     "sales.summaryparty": "the daily sales summary's record of parties: computed likewise",
     "sales.summarypending": "orders the summary has still to add: a restore computes it whole",
     "sales.stagetotal": "the board's deals per stage and owner: computed from the deals",
+    "activities.dailyeffort": "the daily effort summary: computed from the restored activities",
     "sales.idempotencyrecord": (
         "answers cached for a client's retries of one request; they name the source "
         "tenant's ids, and a retry against a restored tenant must run afresh"
@@ -497,6 +499,7 @@ def _restore_rows(tenant: Tenant, archive: _Archive, saved: list[str]) -> Restor
     with tenant_scope(tenant.pk):
         summary_rebuild()  # derived from the restored orders (EXCLUDED from the backup)
         stage_totals_rebuild()  # likewise, from the restored deals
+        effort_rebuild()  # likewise from the restored activities
     counts = {label: entry["rows"] for label, entry in archive.manifest["models"].items()}
     return RestoreResult(counts, notes)
 

@@ -19,6 +19,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from kehu.activities.summary import effort_refresh
 from kehu.core.audit import audit_write, diff, snapshot
 from kehu.core.models import AuditEntry
 from kehu.dataio.models import CandidateStatus, DuplicateCandidate, PartyMerge
@@ -99,6 +100,9 @@ RULES: dict[str, Rule] = {
     # What the daily sales summary used of each party: both are stored again after the
     # merge (and its undo), with the days of their orders (`_refresh_sales`).
     "sales.summaryparty.party": Rule(KEEP),
+    # The daily effort summary's rows of each party: computed again after the merge (and
+    # its undo) from the activities that moved (`_refresh_sales`).
+    "activities.dailyeffort.party": Rule(KEEP),
 }
 
 
@@ -217,9 +221,11 @@ def party_merge(
 
 
 def _refresh_sales(*party_ids: int) -> None:
-    """The orders moved between the two parties: their days in the sales summary."""
+    """The orders moved between the two parties: their days in the sales summary; the
+    activities moved: both parties' rows in the effort summary."""
     days = Order.objects.filter(party_id__in=party_ids).values_list("order_date", flat=True)
     summary_refresh(days=set(days), parties=party_ids)
+    effort_refresh(party_ids)
 
 
 def _check_mergeable(survivor: Party, loser: Party) -> None:

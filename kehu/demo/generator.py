@@ -36,12 +36,14 @@ from django.db import DEFAULT_DB_ALIAS, transaction
 from django.utils import timezone
 
 from kehu.activities.models import (
+    DailyEffort,
     Interaction,
     InteractionKind,
     InteractionParty,
     Task,
     TaskStatus,
 )
+from kehu.activities.summary import effort_rebuild
 from kehu.core.bulk import BulkWriter, Row
 from kehu.core.context import tenant_scope
 from kehu.core.models import AuditEntry
@@ -545,6 +547,7 @@ def generate(
             tick("orders", orders, orders)
         with transaction.atomic(using=using):
             add_effort_and_pool(writer, factory, party_rows.ids, seed)
+            writer.rows[DailyEffort._meta.label] = effort_rebuild()
         if orders:
             with transaction.atomic(using=using):
                 writer.rows[DailySales._meta.label] = summary_rebuild()

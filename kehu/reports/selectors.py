@@ -4,7 +4,9 @@ Every read starts from `booked_orders` (or `report_parties`), which applies the
 tenant, the reader's scope (see the package docstring) and the filters. Sums are in
 CNY; `other_currencies` lists what was sold in other currencies, unconverted. The
 revenue reports and new-vs-existing read the daily sales summary instead when the reader
-sees every party (`reads_summary`); `live_*` keep the reads of the orders.
+sees every party (`reads_summary`); staff effort (hours per customer, new-vs-existing)
+comes from the daily effort summary for every reader (decision 0015); `live_*` keep the
+reads of the orders and of the activities.
 """
 
 import datetime
@@ -29,7 +31,8 @@ from django.db.models import (
 )
 from django.utils.translation import gettext as _
 
-from kehu.activities.selectors import party_effort
+from kehu.activities.selectors import month_start, party_effort
+from kehu.activities.summary import SLOTS, TOTAL, effort_rows
 from kehu.core.context import current_tenant_id
 from kehu.parties.models import Party
 from kehu.parties.selectors import parties_visible_to
@@ -410,6 +413,15 @@ def report_parties(user: User, filters: ReportFilters) -> QuerySet[Party]:
 
 
 def _effort_minutes(user: User, filters: ReportFilters) -> dict[int, dict[datetime.date, int]]:
+    """{party id: {month: minutes}} from the daily effort summary (one query)."""
+    rows = effort_rows(filters.since, filters.until, report_parties(user, filters).values("pk"))
+    effort: dict[int, dict[datetime.date, int]] = defaultdict(lambda: defaultdict(int))
+    for pk, day, *minutes in rows.values_list("party_id", "day", *SLOTS).order_by():
+        effort[pk][month_start(day)] += sum(minutes)
+    return effort
+
+
+def _live_effort_minutes(user: User, filters: ReportFilters) -> dict[int, dict[datetime.date, int]]:
     """{party id: {month: minutes}}: activities' three GROUP BY queries."""
     effort = party_effort(
         report_parties(user, filters).values("pk"),
@@ -445,8 +457,24 @@ class CustomerEffort:
 
 def customer_effort(user: User, filters: ReportFilters) -> list[CustomerEffort]:
     """The `top` customers by staff hours in the range, with their revenue and profit
-    (all their booked CNY orders in the range, whoever owns the orders): five queries."""
-    minutes = {pk: sum(months.values()) for pk, months in _effort_minutes(user, filters).items()}
+    (all their booked CNY orders in the range, whoever owns the orders): three queries,
+    the first on the daily effort summary."""
+    rows = effort_rows(filters.since, filters.until, report_parties(user, filters).values("pk"))
+    ranked = rows.values("party_id").annotate(total=Sum(TOTAL)).order_by("-total", "party_id")
+    minutes = {r["party_id"]: r["total"] for r in ranked[: filters.top]}
+    return _customer_effort(user, filters, minutes)
+
+
+def live_customer_effort(user: User, filters: ReportFilters) -> list[CustomerEffort]:
+    """As `customer_effort`, the minutes from the activities (five queries)."""
+    effort = _live_effort_minutes(user, filters)
+    minutes = {pk: sum(months.values()) for pk, months in effort.items()}
+    return _customer_effort(user, filters, minutes)
+
+
+def _customer_effort(
+    user: User, filters: ReportFilters, minutes: Mapping[int, int]
+) -> list[CustomerEffort]:
     top = sorted(minutes, key=lambda pk: (-minutes[pk], pk))[: filters.top]
     orders = _in_scope(user).filter(
         status__in=BOOKED,
@@ -517,7 +545,7 @@ def new_vs_existing(user: User, filters: ReportFilters) -> list[Split]:
     prospect. From the daily summary when the reader sees every party (its rows say how
     new the party was), else `live_new_vs_existing`."""
     if not reads_summary(user):
-        return live_new_vs_existing(user, filters)
+        return _new_vs_existing_of_orders(user, filters, _effort_minutes(user, filters))
     summary_heal()
     splits = _empty_splits(filters)
     level = NEW_LEVEL[filters.period]
@@ -539,11 +567,16 @@ def new_vs_existing(user: User, filters: ReportFilters) -> list[Split]:
 def live_new_vs_existing(user: User, filters: ReportFilters) -> list[Split]:
     """From the orders: revenue is one GROUP BY (period, new); effort is activities'
     three plus one for the first order days of the parties with effort."""
+    return _new_vs_existing_of_orders(user, filters, _live_effort_minutes(user, filters))
+
+
+def _new_vs_existing_of_orders(
+    user: User, filters: ReportFilters, effort: dict[int, dict[datetime.date, int]]
+) -> list[Split]:
     splits = _empty_splits(filters)
     _add_revenue(
         splits, booked_orders(user, filters).filter(currency=REPORT_CURRENCY), filters.period
     )
-    effort = _effort_minutes(user, filters)
     _add_minutes(splits, effort, _first_orders(effort), filters.period)
     return list(splits.values())
 

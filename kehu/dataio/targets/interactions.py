@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy
 
 from kehu.activities.models import Interaction, InteractionKind, InteractionParty
 from kehu.activities.services import INTERACTION_FIELDS, interaction_check
+from kehu.activities.summary import effort_refresh
 from kehu.core.audit import audit_entry, diff, snapshot
 from kehu.core.context import current_tenant_id
 from kehu.core.models import AuditEntry
@@ -296,6 +297,9 @@ class InteractionTarget(PlannedTarget):
         staff = User.objects.in_bulk(list(touched))
         for user_id, party_ids in touched.items():
             party_touch(actor=staff[user_id], party_ids=party_ids)
+        written = [p.interaction.pk for p in new + changed if p.interaction]
+        links_of = InteractionParty.objects.filter(interaction_id__in=written)
+        effort_refresh(set(links_of.values_list("party_id", flat=True)))
 
     def _update(self, plans: Sequence[Plan], entries: list[AuditEntry]) -> None:
         """As `interaction_update`: the fields, the timeline's copy of the moment, and an
