@@ -93,31 +93,33 @@ class _Real(Func):
         return self.as_sql(compiler, connection, template="(%(expressions)s * 1.0)", **extra)
 
 
-class _Year(ExtractYear):
-    """On SQLite read off the ISO text: Django's Extract and Trunc call a Python function
-    for every row there, most of a catch-up's time."""
+class _IsoText:
+    """On SQLite, a date part read off the date's ISO text (`sqlite` with {} for the
+    date): Django's Extract and Trunc call a Python function for every row there, most
+    of a catch-up's time."""
+
+    sqlite = "{}"
+    lhs: Any
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         sql, params = compiler.compile(self.lhs)
-        return f"CAST(substr({sql}, 1, 4) AS INTEGER)", params
+        return self.sqlite.format(sql), params
 
 
-class _Month(ExtractMonth):
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        sql, params = compiler.compile(self.lhs)
-        return f"CAST(substr({sql}, 6, 2) AS INTEGER)", params
+class _Year(_IsoText, ExtractYear):
+    sqlite = "CAST(substr({}, 1, 4) AS INTEGER)"
 
 
-class _Quarter(ExtractQuarter):
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        sql, params = compiler.compile(self.lhs)
-        return f"((CAST(substr({sql}, 6, 2) AS INTEGER) + 2) / 3)", params
+class _Month(_IsoText, ExtractMonth):
+    sqlite = "CAST(substr({}, 6, 2) AS INTEGER)"
 
 
-class _MonthStart(TruncMonth):
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        sql, params = compiler.compile(self.lhs)
-        return f"(substr({sql}, 1, 8) || '01')", params
+class _Quarter(_IsoText, ExtractQuarter):
+    sqlite = "((CAST(substr({}, 6, 2) AS INTEGER) + 2) / 3)"
+
+
+class _MonthStart(_IsoText, TruncMonth):
+    sqlite = "(substr({}, 1, 8) || '01')"
 
 
 _FLOAT: FloatField[Any, Any] = FloatField()
