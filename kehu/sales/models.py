@@ -352,7 +352,7 @@ class DailySales(TenantOwned):
                 fields=["tenant", "dimension", "owner", "day"], name="daily_sales_owner_idx"
             ),
         ]
-        # One row per key: `summary.summary_add` adds a batch's sums to it (ON CONFLICT).
+        # One row per key: `summary.summary_catch_up` adds pending orders to it (ON CONFLICT).
         constraints = [
             models.UniqueConstraint(
                 F("tenant"),
