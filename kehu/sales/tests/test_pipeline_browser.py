@@ -27,6 +27,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
 # A drop moves the card at once and then asks the server; wait for its answer before the
 # next step, or the next drag races the answer that puts the card where it belongs.
 MOVED = "**/move/"
+# The cards are drawn before board.js has set up its drop handlers; it marks the board
+# when it has.
+READY = "#board[data-ready=true]"
 
 
 def _column(page: "Page", name: str) -> str:
@@ -68,7 +71,7 @@ def test_from_web_form_to_won_order(
     assert lead.converted_opportunity == deal and deal.amount == Decimal("1500.00")
 
     page.click("nav >> text=商机")
-    page.wait_for_load_state()
+    page.wait_for_selector(READY)
     card = f"#deal-{deal.pk}"
     with page.expect_response(MOVED):
         page.drag_and_drop(card, f"{_column(page, '需求确认')} .board-cards")
@@ -88,7 +91,7 @@ def test_from_web_form_to_won_order(
     page.click("#order-form button[type=submit]")
     page.wait_for_selector(".messages >> text=已保存商机")
     page.click("nav >> text=商机")
-    page.wait_for_load_state()
+    page.wait_for_selector(READY)
     with page.expect_response(MOVED):
         page.drag_and_drop(card, f"{_column(page, '谈判')} .board-cards")
     page.wait_for_selector(f"{_column(page, '谈判')} {card}")

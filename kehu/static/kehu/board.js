@@ -60,6 +60,9 @@
         place(card);
       }
     });
+    // Cards are on the page before this runs (the script is deferred): a drop before
+    // then would do nothing, so the board says when it takes drops.
+    board.dataset.ready = "true";
   }
 
   document.addEventListener("DOMContentLoaded", setUp);
