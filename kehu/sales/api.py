@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Query, Router
 
+from kehu.core.bulk import collector_paused
 from kehu.core.pagination import Page, page_of
 from kehu.parties.selectors import capped_count, get_party_for_user
 from kehu.sales import imports, selectors, services
@@ -286,21 +287,23 @@ def import_orders(request: HttpRequest, payload: ImportIn) -> HttpResponse:
     body_hash = hashlib.sha256(request.body).hexdigest()
     if key and (replayed := _replay(user, key, body_hash)) is not None:
         return replayed
-    checked = imports.orders_check(actor=user, rows=payload.orders)
-    with transaction.atomic():
-        # Built from plain values (ints and strings), so it is kept and answered as it
-        # is: validating thousands of rows against ImportOut again cost a tenth of a batch.
-        answer = _import_answer(imports.orders_write(checked))
-        if key:
-            services.idempotency_record(
-                actor=user,
-                key=key,
-                operation="orders.bulk",
-                request_hash=body_hash,
-                status_code=200,
-                response=answer,
-            )
-    return _json(answer)
+    with collector_paused():
+        checked = imports.orders_check(actor=user, rows=payload.orders)
+        with transaction.atomic():
+            # Built from plain values (ints and strings), so it is kept and answered as it
+            # is: validating thousands of rows against ImportOut again cost a tenth of a
+            # batch.
+            answer = _import_answer(imports.orders_write(checked))
+            if key:
+                services.idempotency_record(
+                    actor=user,
+                    key=key,
+                    operation="orders.bulk",
+                    request_hash=body_hash,
+                    status_code=200,
+                    response=answer,
+                )
+        return _json(answer)
 
 
 def _cursor_after(cursor: str) -> tuple[datetime.datetime, int] | None:

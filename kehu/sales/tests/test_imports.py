@@ -1,6 +1,7 @@
 """The bulk importer's fast path: plain rows with drawn ids, checked against what the
 services write, under concurrency and failure."""
 
+import gc
 import threading
 from decimal import Decimal
 from typing import Any
@@ -11,11 +12,11 @@ from django.test import Client
 from django.utils import timezone
 
 from kehu.core.audit import snapshot
-from kehu.core.bulk import BulkWriter
+from kehu.core.bulk import BulkWriter, collector_paused
 from kehu.core.context import tenant_scope
 from kehu.core.models import AuditEntry
 from kehu.core.tests.test_api_problems import api_client, assert_problem
-from kehu.sales import services
+from kehu.sales import imports, services
 from kehu.sales.models import Order, OrderLine
 from kehu.sales.tests import test_api
 from kehu.sales.tests.test_api import batch, counts, post
@@ -152,3 +153,40 @@ def test_two_batches_at_once_draw_different_ids(
     with tenant_scope(acme.pk):
         assert set(Order.objects.values_list("pk", flat=True)) == ids["A"] | ids["B"]
         assert OrderLine.objects.count() == 160
+
+
+def test_a_batch_is_checked_and_written_with_the_collector_paused(
+    alice: User, catalogue: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[bool] = []
+    for name in ("orders_check", "orders_write"):
+        real = getattr(imports, name)
+
+        def spy(*args: Any, real: Any = real, **kwargs: Any) -> Any:
+            seen.append(gc.isenabled())
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(imports, name, spy)
+    assert gc.isenabled()
+    assert post(api_client(alice), "/orders/bulk", batch(catalogue, 2)).status_code == 200
+    assert seen == [False, False]
+    assert gc.isenabled()
+
+
+def test_the_collector_comes_back_after_a_refused_batch(
+    alice: User, catalogue: dict[str, Any]
+) -> None:
+    body = batch(catalogue, 2)
+    body["orders"][1]["party_id"] = 10**9
+    assert post(api_client(alice), "/orders/bulk", body).status_code == 422
+    assert gc.isenabled()
+
+
+def test_the_collector_stays_off_where_it_was_off() -> None:
+    gc.disable()
+    try:
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
