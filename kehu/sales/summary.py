@@ -702,8 +702,7 @@ def _catch_up(runs: list[tuple[int, int]], not_yet: list[tuple[int, int]], redo:
         _drop_empty(emptied)
     # The orders of parties in `redo` are in the days computed again at the end.
     summarised = orders.filter(party__sales_summary__deleted=False)
-    for month in (False, True):
-        _add_grouped(summarised, month)
+    _add_grouped(summarised)
     return sum(n for _first, n in parties.values())
 
 
@@ -720,12 +719,11 @@ class _Ranges:
         return i >= 0 and pk <= self.lasts[i]
 
 
-def _add_grouped(orders: QuerySet[Order], month: bool) -> None:
-    """The sums of these orders, grouped as `_rows` groups them (by day, or by month for
-    the month rows), added to the summary's rows in one statement per dimension."""
+def _add_grouped(orders: QuerySet[Order]) -> None:
+    """The sums of these orders, grouped as `_rows` groups them, added to the summary's
+    day rows and then to its month rows: two statements per dimension."""
     constants = {
         "tenant_id": current_tenant_id(),
-        "month": month,
         "product_id": None,
         "category_id": None,
         "province": "",
@@ -734,15 +732,11 @@ def _add_grouped(orders: QuerySet[Order], month: bool) -> None:
         "new_within": 0,
         "quantity": 0,
     }
-
-    def day(path: str) -> Any:
-        return _MonthStart(path) if month else F(path)
-
     head = ("day", "currency", "owner_id")
     for dimension, keys, rows in _order_splits(orders):
         paths = dict(zip(head, ("order_date", "currency", "owner_id"), strict=True))
         grouped = rows.values(
-            **{f"g_{c}": day(p) if c == "day" else F(p) for c, p in paths.items()},
+            **{f"g_{c}": F(p) for c, p in paths.items()},
             **{f"g_{c}": F(p) for c, p in keys.items()},
         ).annotate(**{f"g_{c}": agg for c, agg in ORDER_SUMS.items()})
         _insert_grouped(grouped, {**constants, "dimension": dimension})
@@ -752,7 +746,7 @@ def _add_grouped(orders: QuerySet[Order], month: bool) -> None:
             zip(head, ("order__order_date", "order__currency", "order__owner_id"), strict=True)
         )
         grouped = lines.values(
-            **{f"g_{c}": day(p) if c == "day" else F(p) for c, p in paths.items()},
+            **{f"g_{c}": F(p) for c, p in paths.items()},
             **{f"g_{column}": F(key)},
         ).annotate(
             **{f"g_{c}": agg for c, agg in LINE_SUMS.items()}, g_quantity=Sum(_LINE_QUANTITY)
@@ -760,27 +754,59 @@ def _add_grouped(orders: QuerySet[Order], month: bool) -> None:
         _insert_grouped(grouped, {**constants, "dimension": dimension})
 
 
+_STAGE = "kehu_summary_stage"
+
+
 def _insert_grouped(grouped: QuerySet[Any], constants: dict[str, Any]) -> None:
-    """INSERT … SELECT the grouped rows (columns named g_<column>) ON CONFLICT add."""
+    """The grouped day rows (columns named g_<column>) added ON CONFLICT to the day rows,
+    then summed by month and added to the month rows.
+
+    The groups are kept in a temporary table between the two: grouping the orders (or
+    their lines) is the dear part, and a month's sums are its days' sums, as
+    `_month_rows` computes them in a rebuild. An order is on one day, so the day rows'
+    distinct order counts add up to the month's.
+    """
     connection = connections[DailySales.objects.db]
     sql, params = grouped.order_by().query.get_compiler(connection=connection).as_sql()
     chosen = set(grouped.query.values_select) | set(grouped.query.annotation_select)
-    picks, given = [], []
-    for column in (*KEY_COLUMNS, *SUM_COLUMNS):
-        if f"g_{column}" in chosen:
-            picks.append(f'"s"."g_{column}"')
-        else:
-            picks.append("%s")
-            given.append(constants[column])
     names, conflict = _upsert_parts()
     table = DailySales._meta.db_table
-    # WHERE true: SQLite would read ON CONFLICT as part of the SELECT's join otherwise.
-    statement = (
-        f'INSERT INTO "{table}" ({names}) SELECT {", ".join(picks)} '  # noqa: S608
-        f'FROM ({sql}) AS "s" WHERE true {conflict}'
-    )
+    if connection.vendor == "postgresql":
+        month_start = 'CAST(DATE_TRUNC(\'month\', "s"."g_day") AS date)'
+    else:
+        month_start = '(substr("s"."g_day", 1, 8) || \'01\')'
+
+    def upsert(month: bool) -> tuple[str, list[Any]]:
+        picks, given, keys = [], [], []
+        for column in (*KEY_COLUMNS, *SUM_COLUMNS):
+            if column == "month":
+                picks.append("%s")
+                given.append(month)
+            elif f"g_{column}" not in chosen:
+                picks.append("%s")
+                given.append(constants[column])
+            elif column == "day" and month:
+                picks.append(month_start)
+                keys.append(month_start)
+            elif column in SUM_COLUMNS and month:
+                picks.append(f'SUM("s"."g_{column}")')
+            else:
+                picks.append(f'"s"."g_{column}"')
+                keys.append(f'"s"."g_{column}"')
+        by = f" GROUP BY {', '.join(keys)}" if month else ""
+        # WHERE true: SQLite would read ON CONFLICT as part of the SELECT's join otherwise.
+        return (
+            f'INSERT INTO "{table}" ({names}) SELECT {", ".join(picks)} '  # noqa: S608
+            f'FROM "{_STAGE}" AS "s" WHERE true{by} {conflict}',
+            given,
+        )
+
     with connection.cursor() as cursor:
-        cursor.execute(statement, [*given, *params])
+        # Inside the catch-up's transaction: an error rolls the table back with the rest.
+        cursor.execute(f'CREATE TEMPORARY TABLE "{_STAGE}" AS {sql}', params)
+        for month in (False, True):
+            cursor.execute(*upsert(month))
+        cursor.execute(f'DROP TABLE "{_STAGE}"')
 
 
 def _booked_counts(party_ids: Sequence[int]) -> dict[int, int]:
