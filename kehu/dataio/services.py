@@ -7,6 +7,7 @@ by locking the job and checking that the checkpoint is where this run expects it
 resumed run and a stray old worker can never both write the same rows.
 """
 
+import contextlib
 import datetime
 import itertools
 from collections import Counter
@@ -21,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.core.audit import audit_write
-from kehu.core.bulk import BulkWriter
+from kehu.core.bulk import BulkWriter, fewer_checkpoints
 from kehu.core.context import current_tenant_id
 from kehu.core.models import AuditEntry
 from kehu.dataio import ahead, readers
@@ -318,28 +319,33 @@ def _process_rows(
     planner: ahead.Planner | None = None
     batch = next(batches, None)
     planned: Any = None  # the helper's plans of `batch`, when it planned it
+    # A run on SQLite checkpoints its log less often (kehu.core.bulk.fewer_checkpoints).
+    checkpoints = fewer_checkpoints() if write else contextlib.nullcontext()
     try:
-        while batch is not None:
-            following = next(batches, None)
-            # A run only: a dry run is mostly planning, so the helper would just move its
-            # work (and pickle it); measured, it never paid (docs/benchmarks.md).
-            if following and planner is None and plan_ahead and write and ahead.enabled(target):
-                planner = ahead.Planner(cast(ahead.PlansAhead, target))
-            coming = planner.submit(following, write=write) if planner and following else None
-            plans = planned.get() if planned is not None else None
-            with transaction.atomic():
-                _lock_checkpoint(job, done)
-                if plans is None:
-                    results = target.process(batch, write=write)
-                else:
-                    results = cast(PlannedTarget, target).process(batch, write=write, plans=plans)
-                _save_rows(job, phase, batch, results)
-                counts.update(r.outcome for r in results)
-                done += len(batch)
-                Import.objects.filter(pk=job.pk).update(
-                    rows_done=done, counts=dict(counts), progressed_at=timezone.now()
-                )
-            batch, planned = following, coming
+        with checkpoints:
+            while batch is not None:
+                following = next(batches, None)
+                # A run only: a dry run is mostly planning, so the helper would just move its
+                # work (and pickle it); measured, it never paid (docs/benchmarks.md).
+                if following and planner is None and plan_ahead and write and ahead.enabled(target):
+                    planner = ahead.Planner(cast(ahead.PlansAhead, target))
+                coming = planner.submit(following, write=write) if planner and following else None
+                plans = planned.get() if planned is not None else None
+                with transaction.atomic():
+                    _lock_checkpoint(job, done)
+                    if plans is None:
+                        results = target.process(batch, write=write)
+                    else:
+                        results = cast(PlannedTarget, target).process(
+                            batch, write=write, plans=plans
+                        )
+                    _save_rows(job, phase, batch, results)
+                    counts.update(r.outcome for r in results)
+                    done += len(batch)
+                    Import.objects.filter(pk=job.pk).update(
+                        rows_done=done, counts=dict(counts), progressed_at=timezone.now()
+                    )
+                batch, planned = following, coming
     finally:
         if planner is not None:
             planner.close()
