@@ -4,13 +4,20 @@ The demo generator and the importer write many rows at once; building a model in
 for each and going through `bulk_create` is four times slower than handing the driver
 tuples. The values are still converted by the model fields themselves, so the rows are
 the ones the ORM would write.
+
+`insert_plain` and `insert_groups` go one step further for the importer's many small
+rows (search keys, audit entries, row outcomes): on SQLite the batch travels as one JSON
+document that the database expands itself (`json_each`), so no tuple is made per row
+and no JSON is dumped per row; on PostgreSQL the rows are flattened for COPY as before.
 """
 
 import contextlib
 import datetime
 import gc
+import json
+import sqlite3
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any, cast
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
@@ -52,6 +59,41 @@ def collector_paused() -> Iterator[None]:
 class EncodedJSON(str):
     """JSON text a writer made itself (formatting a fixed shape is many times cheaper
     than json.dumps of a dict per row): written as it is into a JSON field."""
+
+
+# `->` and `->>` (JSON text of a part, and its SQL value) came with SQLite 3.38.
+SQLITE_JSON_ARROWS = sqlite3.sqlite_version_info >= (3, 38)
+
+
+# WAL pages between automatic checkpoints while a bulk writer runs (SQLite's default
+# is 1,000, ~4 MB: a batch of the importer writes more than that, so every commit
+# checkpointed; see `fewer_checkpoints`).
+BULK_WAL_AUTOCHECKPOINT = 16384
+
+
+@contextlib.contextmanager
+def fewer_checkpoints(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """On SQLite, checkpoint the write-ahead log every ~64 MB instead of every ~4 MB
+    while a long series of bulk transactions runs, and put the setting back after.
+
+    Durability is unchanged: a transaction is as durable at its commit as before (the
+    log is the durable record; `synchronous` stays what the settings say), a checkpoint
+    only copies logged pages into the database file. Fewer of them copy the pages each
+    batch touches again (index pages) once instead of once a batch. The log grows to
+    ~64 MB before it is copied back and reused. Nothing on PostgreSQL."""
+    connection = connections[using]
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        before = int(cursor.fetchone()[0])
+        cursor.execute(f"PRAGMA wal_autocheckpoint = {BULK_WAL_AUTOCHECKPOINT}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA wal_autocheckpoint = {before}")
 
 
 class BulkWriter:
@@ -112,12 +154,86 @@ class BulkWriter:
         ISO text, JSON as its text), so no value is converted row by row."""
         if not rows:
             return
+        plan = self._plan(model, fields)
+        plan.write(rows, prepared=prepared)
+        self.rows[model._meta.label] += len(rows)
+
+    def insert_plain(
+        self,
+        model: type[models.Model],
+        fields: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        nested: Collection[str] = (),
+        order_by: Sequence[int] = (),
+    ) -> None:
+        """Rows whose values are all plain JSON values as the database takes them (text,
+        integers, booleans, None; no floats, dates or decimals), except the JSON fields
+        named in `nested`, given as Python lists and dicts (stored as their JSON text).
+        `order_by`: indexes into `fields`; the rows go in in that order (keys inserted in
+        index order fill their index one after another).
+
+        SQLite: one statement expands one JSON document of the rows (no tuple and no
+        json.dumps per row). PostgreSQL, or an SQLite before 3.38: the rows as `insert`
+        takes them (nested values dumped one by one, as the JSON field does)."""
+        if not rows:
+            return
+        if self.is_postgresql or not SQLITE_JSON_ARROWS:
+            dumped = [i for i, name in enumerate(fields) if name in nested]
+            flat: list[Row] = []
+            for row in rows:
+                values = list(row)
+                for i in dumped:
+                    values[i] = EncodedJSON(json.dumps(values[i]))
+                flat.append(tuple(values))
+            if order_by:
+                flat.sort(key=lambda row: tuple(row[i] for i in order_by))
+            self.insert(model, fields, flat, prepared=True)
+            return
+        plan = self._plan(model, fields)
+        parts = [
+            f"value -> {i}" if name in nested else f"value ->> {i}" for i, name in enumerate(fields)
+        ]
+        order = ", ".join(str(i + 1) for i in order_by)
+        # Table and column names come from the model's meta, the document is a parameter.
+        select = f"SELECT {', '.join(parts)}{plan.default_marks} FROM json_each(%s)"  # noqa: S608
+        sql = plan.insert_head + select + (f" ORDER BY {order}" if order else "")
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, [*plan.defaults, json.dumps(rows)])
+        self.rows[model._meta.label] += len(rows)
+
+    def insert_groups(
+        self,
+        model: type[models.Model],
+        fields: tuple[str, str],
+        groups: Sequence[tuple[Any, Iterable[Any]]],
+    ) -> None:
+        """Rows (a, b) for each group (a, [b, b, …]), in the order of (b, a): a party's
+        search keys, say, written as `(party_id, key)` rows sorted by key. SQLite: one JSON
+        document of the groups, expanded and sorted by the database."""
+        if not groups:
+            return
+        if self.is_postgresql or not SQLITE_JSON_ARROWS:
+            rows = [(a, b) for a, many in groups for b in many]
+            rows.sort(key=lambda row: (row[1], row[0]))
+            self.insert(model, fields, rows, prepared=True)
+            return
+        plan = self._plan(model, fields)
+        document = json.dumps([[a, list(many)] for a, many in groups])
+        sql = (
+            f"{plan.insert_head}SELECT g.value ->> 0, b.value{plan.default_marks} "  # noqa: S608
+            "FROM json_each(%s) AS g, json_each(g.value, '$[1]') AS b ORDER BY 2, 1"
+        )
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, [*plan.defaults, document])
+            self.rows[model._meta.label] += cursor.rowcount
+
+    def _plan(self, model: type[models.Model], fields: Sequence[str]) -> "_InsertPlan":
         key = (model, tuple(fields))
         plan = self._plans.get(key)
         if plan is None:
             plan = self._plans[key] = _InsertPlan(self, model, tuple(fields))
-        plan.write(rows, prepared=prepared)
-        self.rows[model._meta.label] += len(rows)
+        return plan
 
 
 class _InsertPlan:
@@ -138,6 +254,9 @@ class _InsertPlan:
         ]
         columns = ", ".join(f'"{f.column}"' for f in (*given, *rest))
         table = meta.db_table
+        # For insert_plain / insert_groups: the defaults follow the given columns.
+        self.insert_head = f'INSERT INTO "{table}" ({columns}) '
+        self.default_marks = "".join(", %s" for _f in rest)
         if writer.is_postgresql:
             self.sql = f'COPY "{table}" ({columns}) FROM STDIN'
         else:

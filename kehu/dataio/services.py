@@ -7,9 +7,9 @@ by locking the job and checking that the checkpoint is where this run expects it
 resumed run and a stray old worker can never both write the same rows.
 """
 
+import contextlib
 import datetime
 import itertools
-import json
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.core.audit import audit_write
-from kehu.core.bulk import BulkWriter, EncodedJSON
+from kehu.core.bulk import BulkWriter, fewer_checkpoints
 from kehu.core.context import current_tenant_id
 from kehu.core.models import AuditEntry
 from kehu.dataio import ahead, readers
@@ -319,28 +319,33 @@ def _process_rows(
     planner: ahead.Planner | None = None
     batch = next(batches, None)
     planned: Any = None  # the helper's plans of `batch`, when it planned it
+    # A run on SQLite checkpoints its log less often (kehu.core.bulk.fewer_checkpoints).
+    checkpoints = fewer_checkpoints() if write else contextlib.nullcontext()
     try:
-        while batch is not None:
-            following = next(batches, None)
-            # A run only: a dry run is mostly planning, so the helper would just move its
-            # work (and pickle it); measured, it never paid (docs/benchmarks.md).
-            if following and planner is None and plan_ahead and write and ahead.enabled(target):
-                planner = ahead.Planner(cast(ahead.PlansAhead, target))
-            coming = planner.submit(following, write=write) if planner and following else None
-            plans = planned.get() if planned is not None else None
-            with transaction.atomic():
-                _lock_checkpoint(job, done)
-                if plans is None:
-                    results = target.process(batch, write=write)
-                else:
-                    results = cast(PlannedTarget, target).process(batch, write=write, plans=plans)
-                _save_rows(job, phase, batch, results)
-                counts.update(r.outcome for r in results)
-                done += len(batch)
-                Import.objects.filter(pk=job.pk).update(
-                    rows_done=done, counts=dict(counts), progressed_at=timezone.now()
-                )
-            batch, planned = following, coming
+        with checkpoints:
+            while batch is not None:
+                following = next(batches, None)
+                # A run only: a dry run is mostly planning, so the helper would just move its
+                # work (and pickle it); measured, it never paid (docs/benchmarks.md).
+                if following and planner is None and plan_ahead and write and ahead.enabled(target):
+                    planner = ahead.Planner(cast(ahead.PlansAhead, target))
+                coming = planner.submit(following, write=write) if planner and following else None
+                plans = planned.get() if planned is not None else None
+                with transaction.atomic():
+                    _lock_checkpoint(job, done)
+                    if plans is None:
+                        results = target.process(batch, write=write)
+                    else:
+                        results = cast(PlannedTarget, target).process(
+                            batch, write=write, plans=plans
+                        )
+                    _save_rows(job, phase, batch, results)
+                    counts.update(r.outcome for r in results)
+                    done += len(batch)
+                    Import.objects.filter(pk=job.pk).update(
+                        rows_done=done, counts=dict(counts), progressed_at=timezone.now()
+                    )
+                batch, planned = following, coming
     finally:
         if planner is not None:
             planner.close()
@@ -381,8 +386,7 @@ def _save_rows(job: Import, phase: str, batch: Sequence[SourceRow], results: Seq
     """Each row's outcome, as plain rows (see kehu.core.bulk): a batch has a thousand."""
     values = {row.number: row.values for row in batch}
     kept = {Outcome.REFUSED, Outcome.DUPLICATE}
-    # JSON as the fields write it (json.dumps, no encoder), most rows' being "[]".
-    empty = EncodedJSON("[]")
+    empty: list[str] = []
     rows = [
         (
             job.pk,
@@ -390,13 +394,14 @@ def _save_rows(job: Import, phase: str, batch: Sequence[SourceRow], results: Seq
             r.number,
             r.outcome,
             r.party_id,
-            EncodedJSON(json.dumps(r.messages)) if r.messages else empty,
-            EncodedJSON(json.dumps(values[r.number])) if r.outcome in kept else empty,
+            r.messages,
+            values[r.number] if r.outcome in kept else empty,
         )
         for r in results
     ]
     writer = BulkWriter(job.tenant_id, timezone.now())
-    writer.insert(ImportRow, ROW_COLUMNS, rows)
+    # The two lists go in as JSON (one document for the batch on SQLite).
+    writer.insert_plain(ImportRow, ROW_COLUMNS, rows, nested=ROW_COLUMNS[-2:])
 
 
 ROW_COLUMNS = ("job_id", "phase", "number", "outcome", "party_id", "messages", "values")

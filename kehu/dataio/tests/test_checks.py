@@ -91,9 +91,21 @@ def test_party_fields_are_cleaned_as_full_clean_does() -> None:
 
 def test_pinyin_by_words_is_pypinyin_reading_the_whole_name() -> None:
     names = ["重庆长安银行有限公司", "厦门行长重量级科技", "长沙乐乐音乐", "银川 ABC 贸易", "单于"]
+    # Runs of other characters between, before and after the Chinese ones (each Chinese
+    # run is read on its own and remembered), a rare character, an emoji, nothing.
+    names += [
+        "3M中国有限公司",
+        "重庆长安12号银行",
+        "长沙-乐乐(音乐)工作室8",
+        "𠮷野家",
+        "乐😀乐",
+        "",
+    ]
     for name in names:
         text = normalize.search_text(name)
-        assert normalize.pinyin_full(name) == "".join(lazy_pinyin(text, style=Style.NORMAL))
+        read = lazy_pinyin(text, style=Style.NORMAL)
+        assert normalize.pinyin_full(name) == "".join(read), name
+        assert normalize.pinyin_initials(name) == "".join(s[0] for s in read if s), name
 
 
 pytestmark_db = pytest.mark.usefixtures("in_acme")

@@ -5,9 +5,11 @@ import re
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import override_settings
 from django.utils import translation
 
+from kehu.core import bulk
 from kehu.core.context import tenant_scope
 from kehu.core.models import AuditEntry
 from kehu.dataio import ahead, services
@@ -129,3 +131,31 @@ def test_planning_ahead_in_a_helper_gives_the_same_import(
     assert helped.counts == plain.counts
     assert _archive(acme) == _archive(other)
     assert len(_archive(acme)["keys"]) > 300
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="a setting of SQLite's log")
+def test_a_run_checkpoints_less_often_and_puts_the_setting_back(
+    acme: Tenant, alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each batch of a run is written with the log checkpointed every ~64 MB, not every
+    ~4 MB (kehu.core.bulk.fewer_checkpoints); the dry run and what follows the run have
+    the connection's own setting."""
+
+    def setting() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_autocheckpoint")
+            return int(cursor.fetchone()[0])
+
+    before = setting()
+    seen: list[tuple[str, int]] = []
+    original = services._save_rows
+
+    def spy(job: Import, phase: str, *args: Any) -> None:
+        seen.append((phase, setting()))
+        original(job, phase, *args)
+
+    monkeypatch.setattr(services, "_save_rows", spy)
+    monkeypatch.setattr(services, "BATCH_ROWS", 20)
+    _import(alice, acme, plan_ahead=False)
+    assert seen == [("dry_run", before)] * 2 + [("run", bulk.BULK_WAL_AUTOCHECKPOINT)] * 2
+    assert before != bulk.BULK_WAL_AUTOCHECKPOINT and setting() == before
