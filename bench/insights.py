@@ -219,6 +219,15 @@ def score_side(database_url: str) -> dict[str, Any]:
     from kehu.tenancy.models import Tenant
 
     tenant = Tenant.objects.get(slug=TENANT_SLUG)
+    memory: dict[str, dict[str, float]] = {}
+    mark = services._Clock.mark
+
+    def mark_with_memory(clock: Any, stage: str) -> None:
+        # The process's memory as each stage ends: where the peak comes from.
+        mark(clock, stage)
+        memory[stage] = memory_mib()
+
+    services._Clock.mark = mark_with_memory  # type: ignore[method-assign,assignment]
     with tenant_scope(tenant.pk):
         start = time.perf_counter()
         run = services.scoring_run_now(actor=None, as_of=AS_OF)
@@ -227,6 +236,7 @@ def score_side(database_url: str) -> dict[str, Any]:
     return {
         "wall_seconds": round(wall, 2),
         "stages": run.parameters["seconds"],
+        "memory_by_stage_mib": memory,
         "method": run.method,
         "customers_scored": run.customers_scored,
         "rows_written": written,
@@ -234,6 +244,17 @@ def score_side(database_url: str) -> dict[str, Any]:
         "gamma_gamma": run.parameters.get("gamma_gamma", {}),
         "peak_rss_mib": peak_rss_mib(),
     }
+
+
+def memory_mib() -> dict[str, float]:
+    """VmHWM (the peak so far), RssAnon and RssFile (mapped files, e.g. SQLite's mmap), MiB."""
+    wanted = {"VmHWM:": "peak", "RssAnon:": "anonymous", "RssFile:": "file"}
+    out = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        parts = line.split()
+        if parts and parts[0] in wanted:
+            out[wanted[parts[0]]] = round(int(parts[1]) / 1024, 1)
+    return out
 
 
 def load_average() -> float:
@@ -309,8 +330,16 @@ def report(result: dict[str, Any]) -> None:
         f"({ours['method']}), {ours['rows_written']:,} score rows written, "
         f"{result['database']}, load average {result['load_average_before']}"
     )
+    memory = ours.get("memory_by_stage_mib", {})
     for stage, seconds in stages.items():
-        print(f"  {stage:<28}{seconds:>9.2f} s")
+        at = memory.get(stage)
+        after = (
+            f"   after it: peak {at['peak']:,.0f}, anon {at['anonymous']:,.0f}, "
+            f"file {at['file']:,.0f} MiB"
+            if at
+            else ""
+        )
+        print(f"  {stage:<28}{seconds:>9.2f} s{after}")
     checks = [
         ("end to end (wall)", ours["wall_seconds"], TARGETS["end_to_end_s"], "s"),
         ("aggregate + fit + score", model, TARGETS["model_s"], "s"),
