@@ -24,6 +24,7 @@ again (the loading is not timed; migrate it first if the code has new migrations
 import argparse
 import datetime
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -229,6 +230,7 @@ def score_side(database_url: str) -> dict[str, Any]:
 
     services._Clock.mark = mark_with_memory  # type: ignore[method-assign,assignment]
     with tenant_scope(tenant.pk):
+        started = memory_mib()
         start = time.perf_counter()
         run = services.scoring_run_now(actor=None, as_of=AS_OF)
         wall = time.perf_counter() - start
@@ -236,6 +238,7 @@ def score_side(database_url: str) -> dict[str, Any]:
     return {
         "wall_seconds": round(wall, 2),
         "stages": run.parameters["seconds"],
+        "memory_at_start_mib": started,
         "memory_by_stage_mib": memory,
         "method": run.method,
         "customers_scored": run.customers_scored,
@@ -247,9 +250,12 @@ def score_side(database_url: str) -> dict[str, Any]:
 
 
 def memory_mib() -> dict[str, float]:
-    """VmHWM (the peak so far), RssAnon and RssFile (mapped files, e.g. SQLite's mmap), MiB."""
+    """VmHWM (the peak so far), RssAnon and RssFile (mapped files, e.g. SQLite's mmap), MiB;
+    and the process's CPU seconds so far ("cpu", user + system: on a shared machine it
+    moves less than the wall clock)."""
     wanted = {"VmHWM:": "peak", "RssAnon:": "anonymous", "RssFile:": "file"}
-    out = {}
+    times = os.times()
+    out = {"cpu": round(times.user + times.system, 2)}
     for line in Path("/proc/self/status").read_text().splitlines():
         parts = line.split()
         if parts and parts[0] in wanted:
@@ -331,14 +337,17 @@ def report(result: dict[str, Any]) -> None:
         f"{result['database']}, load average {result['load_average_before']}"
     )
     memory = ours.get("memory_by_stage_mib", {})
+    cpu_before = ours.get("memory_at_start_mib", {}).get("cpu", 0.0)
     for stage, seconds in stages.items():
         at = memory.get(stage)
-        after = (
-            f"   after it: peak {at['peak']:,.0f}, anon {at['anonymous']:,.0f}, "
-            f"file {at['file']:,.0f} MiB"
-            if at
-            else ""
-        )
+        after = ""
+        if at:
+            cpu = at.get("cpu", 0.0) - cpu_before
+            cpu_before = at.get("cpu", 0.0)
+            after = (
+                f"  cpu {cpu:6.2f} s   after it: peak {at['peak']:,.0f}, "
+                f"anon {at['anonymous']:,.0f}, file {at['file']:,.0f} MiB"
+            )
         print(f"  {stage:<28}{seconds:>9.2f} s{after}")
     checks = [
         ("end to end (wall)", ours["wall_seconds"], TARGETS["end_to_end_s"], "s"),
@@ -361,6 +370,15 @@ def report(result: dict[str, Any]) -> None:
         f"  lifetimes summary+fit+score {lifetimes_s:.2f} s, peak RSS "
         f"{theirs['peak_rss_mib'] / 1024:.2f} GiB (in memory, from its own file)"
     )
+    model_cpu = memory.get("model", {}).get("cpu", 0.0) - memory.get(
+        "read_categories_and_hours", {}
+    ).get("cpu", 0.0)
+    if "cpu_seconds" in theirs and model_cpu > 0:
+        result["cpu_ratio_model"] = theirs["cpu_seconds"] / model_cpu
+        print(
+            f"  CPU seconds: lifetimes {theirs['cpu_seconds']:.2f}, kehu's model stage "
+            f"{model_cpu:.2f} ({result['cpu_ratio_model']:.1f}x)"
+        )
     verdict = "ok" if ratio >= TARGETS["speed_ratio"] else "UNDER"
     print(f"  speed ratio (lifetimes / kehu's model stage) {ratio:.1f}x  target ≥ 3x  {verdict}")
     print(f"  speed ratio (lifetimes / kehu end to end)    {result['speed_ratio_end_to_end']:.1f}x")

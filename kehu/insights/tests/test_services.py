@@ -222,7 +222,7 @@ def test_category_breadth_counts_categories_and_each_product_without_one(
 
 
 def test_category_breadth_does_not_depend_on_the_order_the_orders_were_read_in(
-    firm: dict[str, Party], in_acme: None
+    firm: dict[str, Party], monkeypatch: pytest.MonkeyPatch, in_acme: None
 ) -> None:
     booked = services._read_orders(AS_OF)
     customers = np.array(sorted(p.pk for p in firm.values()), dtype=np.int64)
@@ -234,6 +234,9 @@ def test_category_breadth_does_not_depend_on_the_order_the_orders_were_read_in(
     )
     assert (np.diff(backwards.ids) < 0).any()
     assert services._category_counts(customers, backwards).tolist() == in_order.tolist()
+    # Order and product ids too large to share an integer: read as two columns, alike.
+    monkeypatch.setattr(services, "_PACKED_LINE_BITS", 0)
+    assert services._category_counts(customers, booked).tolist() == in_order.tolist()
     names = [p.name for p in sorted(firm.values(), key=lambda p: p.pk)]
     by_name = dict(zip(names, in_order.tolist(), strict=True))
     assert by_name == {"甲公司": 2, "乙公司": 1, "丙公司": 1, "丁公司": 2, "戊公司": 1}
