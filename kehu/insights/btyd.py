@@ -1,6 +1,7 @@
 """Buy-till-you-die customer value models: BG/NBD and Gamma-Gamma, in numpy and scipy.
 
-Pure numerics, no Django: the insights app reads orders, calls `summarise_transactions`,
+Pure numerics, no Django: the insights app reads orders, summarises them
+(`purchase_days`, then `summary_from_purchase_days`; `summarise_transactions` does both),
 fits per tenant and scores. Why an own core instead of `lifetimes`, `btyd` or
 `pymc-marketing`: docs/decisions/0008-value-models.md; the method: docs/value-models.md.
 
