@@ -221,6 +221,22 @@ def test_category_breadth_counts_categories_and_each_product_without_one(
     assert breadth() == {"甲公司": 1, "乙公司": 1, "丙公司": 1, "丁公司": 2, "戊公司": 1}
 
 
+def test_the_customers_read_for_scoring_are_the_firms_current_ones_in_id_order(
+    firm: dict[str, Party], alice: User, charlie: User, in_acme: None
+) -> None:
+    with tenant_scope(charlie.tenant_id):
+        stranger = Party.objects.create(
+            owner=charlie, kind="organisation", name="外公司", relationship_state="current"
+        )
+    lead = Party.objects.create(
+        owner=alice, kind="organisation", name="潜在公司", relationship_state="potential"
+    )
+    ids = services._customer_ids()
+    assert ids.dtype == np.int64
+    assert ids.tolist() == sorted(p.pk for p in firm.values())
+    assert stranger.pk not in ids.tolist() and lead.pk not in ids.tolist()
+
+
 def test_category_breadth_does_not_depend_on_the_order_the_orders_were_read_in(
     firm: dict[str, Party], monkeypatch: pytest.MonkeyPatch, in_acme: None
 ) -> None:
