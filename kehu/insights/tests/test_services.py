@@ -222,9 +222,9 @@ def test_category_breadth_counts_categories_and_each_product_without_one(
 
 
 def test_the_customers_read_for_scoring_are_the_firms_current_ones_in_id_order(
-    firm: dict[str, Party], alice: User, charlie: User, in_acme: None
+    firm: dict[str, Party], alice: User, charlie: User, other: Tenant, in_acme: None
 ) -> None:
-    with tenant_scope(charlie.tenant_id):
+    with tenant_scope(other.pk):
         stranger = Party.objects.create(
             owner=charlie, kind="organisation", name="外公司", relationship_state="current"
         )
