@@ -24,6 +24,7 @@ again (the loading is not timed; migrate it first if the code has new migrations
 import argparse
 import datetime
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -219,7 +220,17 @@ def score_side(database_url: str) -> dict[str, Any]:
     from kehu.tenancy.models import Tenant
 
     tenant = Tenant.objects.get(slug=TENANT_SLUG)
+    memory: dict[str, dict[str, float]] = {}
+    mark = services._Clock.mark
+
+    def mark_with_memory(clock: Any, stage: str) -> None:
+        # The process's memory as each stage ends: where the peak comes from.
+        mark(clock, stage)
+        memory[stage] = memory_mib()
+
+    services._Clock.mark = mark_with_memory  # type: ignore[method-assign,assignment]
     with tenant_scope(tenant.pk):
+        started = memory_mib()
         start = time.perf_counter()
         run = services.scoring_run_now(actor=None, as_of=AS_OF)
         wall = time.perf_counter() - start
@@ -227,6 +238,8 @@ def score_side(database_url: str) -> dict[str, Any]:
     return {
         "wall_seconds": round(wall, 2),
         "stages": run.parameters["seconds"],
+        "memory_at_start_mib": started,
+        "memory_by_stage_mib": memory,
         "method": run.method,
         "customers_scored": run.customers_scored,
         "rows_written": written,
@@ -234,6 +247,20 @@ def score_side(database_url: str) -> dict[str, Any]:
         "gamma_gamma": run.parameters.get("gamma_gamma", {}),
         "peak_rss_mib": peak_rss_mib(),
     }
+
+
+def memory_mib() -> dict[str, float]:
+    """VmHWM (the peak so far), RssAnon and RssFile (mapped files, e.g. SQLite's mmap), MiB;
+    and the process's CPU seconds so far ("cpu", user + system: on a shared machine it
+    moves less than the wall clock)."""
+    wanted = {"VmHWM:": "peak", "RssAnon:": "anonymous", "RssFile:": "file"}
+    times = os.times()
+    out = {"cpu": round(times.user + times.system, 2)}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        parts = line.split()
+        if parts and parts[0] in wanted:
+            out[wanted[parts[0]]] = round(int(parts[1]) / 1024, 1)
+    return out
 
 
 def load_average() -> float:
@@ -309,8 +336,19 @@ def report(result: dict[str, Any]) -> None:
         f"({ours['method']}), {ours['rows_written']:,} score rows written, "
         f"{result['database']}, load average {result['load_average_before']}"
     )
+    memory = ours.get("memory_by_stage_mib", {})
+    cpu_before = ours.get("memory_at_start_mib", {}).get("cpu", 0.0)
     for stage, seconds in stages.items():
-        print(f"  {stage:<28}{seconds:>9.2f} s")
+        at = memory.get(stage)
+        after = ""
+        if at:
+            cpu = at.get("cpu", 0.0) - cpu_before
+            cpu_before = at.get("cpu", 0.0)
+            after = (
+                f"  cpu {cpu:6.2f} s   after it: peak {at['peak']:,.0f}, "
+                f"anon {at['anonymous']:,.0f}, file {at['file']:,.0f} MiB"
+            )
+        print(f"  {stage:<28}{seconds:>9.2f} s{after}")
     checks = [
         ("end to end (wall)", ours["wall_seconds"], TARGETS["end_to_end_s"], "s"),
         ("aggregate + fit + score", model, TARGETS["model_s"], "s"),
@@ -332,6 +370,15 @@ def report(result: dict[str, Any]) -> None:
         f"  lifetimes summary+fit+score {lifetimes_s:.2f} s, peak RSS "
         f"{theirs['peak_rss_mib'] / 1024:.2f} GiB (in memory, from its own file)"
     )
+    model_cpu = memory.get("model", {}).get("cpu", 0.0) - memory.get(
+        "read_categories_and_hours", {}
+    ).get("cpu", 0.0)
+    if "cpu_seconds" in theirs and model_cpu > 0:
+        result["cpu_ratio_model"] = theirs["cpu_seconds"] / model_cpu
+        print(
+            f"  CPU seconds: lifetimes {theirs['cpu_seconds']:.2f}, kehu's model stage "
+            f"{model_cpu:.2f} ({result['cpu_ratio_model']:.1f}x)"
+        )
     verdict = "ok" if ratio >= TARGETS["speed_ratio"] else "UNDER"
     print(f"  speed ratio (lifetimes / kehu's model stage) {ratio:.1f}x  target ≥ 3x  {verdict}")
     print(f"  speed ratio (lifetimes / kehu end to end)    {result['speed_ratio_end_to_end']:.1f}x")

@@ -130,13 +130,39 @@ def _bincount(index: IntArray, weights: FloatArray | None, n: int) -> FloatArray
     return out
 
 
+# A look-up table from party id to position is used while it is at most this many times
+# larger than the customers (ids of one firm are mostly close together); a binary search
+# per order otherwise.
+_TABLE_SPREAD = 8
+
+
+def positions(customer_ids: IntArray, party: IntArray) -> tuple[IntArray, BoolArray]:
+    """Each party's position among the customers (sorted ids), and whether it is one."""
+    n = customer_ids.size
+    if n == 0:
+        return np.zeros(party.size, dtype=np.int64), np.zeros(party.size, dtype=bool)
+    low, high = int(customer_ids[0]), int(customer_ids[-1])
+    if high - low + 1 > _TABLE_SPREAD * n + 1024:
+        pos = np.searchsorted(customer_ids, party).astype(np.int64, copy=False)
+        np.clip(pos, 0, n - 1, out=pos)
+        return pos, customer_ids[pos] == party
+    # One gather per order: far cheaper than a binary search through a million ids.
+    table = np.full(high - low + 2, -1, dtype=np.int64)
+    table[customer_ids - low] = np.arange(n)
+    offset = party - low
+    outside = (offset < 0) | (offset > high - low)
+    offset[outside] = high - low + 1  # the table's last entry: -1, no customer
+    pos = table[offset]
+    del offset, outside, table
+    found = pos >= 0
+    pos[~found] = 0
+    return pos, found
+
+
 def history(customer_ids: IntArray, orders: Orders, *, as_of: int, config: Config) -> History:
     n = customer_ids.size
-    pos = np.searchsorted(customer_ids, orders.party).astype(np.int64, copy=False)
-    np.clip(pos, 0, max(n - 1, 0), out=pos)
-    keep = (orders.day <= as_of) & (n > 0)
-    if n:
-        keep &= customer_ids[pos] == orders.party
+    pos, keep = positions(customer_ids, orders.party)
+    keep &= orders.day <= as_of
     if keep.all():  # the usual case: the orders were read for these customers
         idx, day, revenue, profit = pos, orders.day, orders.revenue, orders.profit
         known, is_return = orders.cost_known, orders.is_return
@@ -153,12 +179,14 @@ def history(customer_ids: IntArray, orders: Orders, *, as_of: int, config: Confi
     has_cost = revenue_known > 0
     margin[has_cost] = np.clip(profit_known[has_cost] / revenue_known[has_cost], -1.0, 1.0)
     last_year = day > as_of - YEAR
-    summary = btyd.summarise_transactions(
-        idx, day, revenue, observation_end=as_of, period_days=PERIOD_DAYS
-    )
+    # The customers' purchase days, once: both the model summary and the day counts
+    # below come from them (one sort of the orders).
+    days = btyd.purchase_days(idx, day, revenue, observation_end=as_of)
+    summary = btyd.summary_from_purchase_days(days, observation_end=as_of, period_days=PERIOD_DAYS)
     days_recent, days_before, first_day, last_day, purchase_days = _purchase_days(
-        idx, day, revenue, as_of=as_of, n=n
+        days, as_of=as_of, n=n
     )
+    del days
     recent = day > as_of - HALF_YEAR
     before = (day > as_of - 2 * HALF_YEAR) & ~recent
     return History(
@@ -180,27 +208,18 @@ def history(customer_ids: IntArray, orders: Orders, *, as_of: int, config: Confi
 
 
 def _purchase_days(
-    idx: IntArray, day: IntArray, revenue: FloatArray, *, as_of: int, n: int
+    days: btyd.PurchaseDays, *, as_of: int, n: int
 ) -> tuple[IntArray, IntArray, IntArray, IntArray, IntArray]:
     """Distinct purchase days (net revenue ≥ 0, as in btyd) per customer: in the last
     half year, in the one before, first, last, and in all."""
     first = np.full(n, as_of, dtype=np.int64)
     last = np.full(n, as_of, dtype=np.int64)
-    zero = np.zeros(n, dtype=np.int64)
-    if idx.size == 0:
-        return zero, zero.copy(), first, last, zero.copy()
-    lo = int(day.min())
-    span = as_of - lo + 1
-    key = idx * span + (day - lo)
-    unique, inverse = np.unique(key, return_inverse=True)
-    totals = np.bincount(inverse, weights=revenue)
-    unique = unique[totals >= 0]
-    who, when = unique // span, unique % span + lo
+    who, when = days.owner, days.day
     recent = when > as_of - HALF_YEAR
     before = (when > as_of - 2 * HALF_YEAR) & ~recent
     counts = np.bincount(who, minlength=n).astype(np.int64)
     has = counts > 0
-    # `unique` is sorted by customer then day: the first and last of each run.
+    # The days are sorted by customer then day: the first and last of each run.
     starts = np.searchsorted(who, np.arange(n), side="left")
     ends = np.searchsorted(who, np.arange(n), side="right") - 1
     first[has], last[has] = when[starts[has]], when[ends[has]]

@@ -398,3 +398,29 @@ def test_summary_with_customer_ids_too_far_apart_for_one_sort_key() -> None:
     assert summary.customer_ids.tolist() == [-far, far]
     assert summary.frequency.tolist() == [0, 1]
     assert summary.monetary.tolist() == [0.0, 9.0]
+
+
+def test_purchase_days_are_summed_in_row_order_and_give_the_summary() -> None:
+    # Customer 4's day 10: 1e16 + 1 − 1e16 is 0 added in row order (1 is lost against
+    # 1e16), 1 in any other: the total must not depend on how the sort moved the rows.
+    ids, days = [4, 5, 4, 4, 5, 4], [10, 3, 10, 10, 3, 12]
+    amounts = [1e16, 2.0, 1.0, -1e16, 3.0, 7.0]
+    found = btyd.purchase_days(ids, days, amounts, observation_end=14)
+    assert found.owner.tolist() == [4, 4, 5]
+    assert found.day.tolist() == [10, 12, 3]
+    assert found.total.tolist() == [0.0, 7.0, 5.0]
+    summary = btyd.summary_from_purchase_days(found, observation_end=14, period_days=1)
+    direct = btyd.summarise_transactions(ids, days, amounts, observation_end=14, period_days=1)
+    for name in ("customer_ids", "frequency", "recency", "T", "monetary"):
+        assert getattr(summary, name).tolist() == getattr(direct, name).tolist()
+    assert summary.monetary.tolist() == [7.0, 0.0]
+
+
+def test_the_packed_sort_and_the_argsort_order_rows_alike() -> None:
+    key = np.random.default_rng(5).integers(0, 50, 2_000)
+    packed_keys, packed_rows = btyd._sort_order(key.copy(), 50)
+    # A key limit too large to share an int64 with the row number: the argsort path.
+    plain_keys, plain_rows = btyd._sort_order(key.copy(), 2**62)
+    stable = np.argsort(key, kind="stable")
+    assert packed_rows.tolist() == plain_rows.tolist() == stable.tolist()
+    assert packed_keys.tolist() == plain_keys.tolist() == key[stable].tolist()

@@ -187,3 +187,15 @@ def test_enough_customers_are_fitted_with_bgnbd() -> None:
     for values in c.values():
         if values.dtype.kind == "f":
             assert np.isfinite(values).all()
+
+
+@pytest.mark.parametrize("spread", [1, 100])  # ids close together: a table; far apart: search
+def test_positions_find_each_partys_customer_or_none(spread: int) -> None:
+    customers = np.array([3, 5, 6, 9], dtype=np.int64) * spread
+    party = np.array([9, 2, 3, 6, 7, 5, 9, 1000, -4], dtype=np.int64) * spread
+    pos, found = scoring.positions(customers, party)
+    assert found.tolist() == [True, False, True, True, False, True, True, False, False]
+    assert pos[found].tolist() == [3, 0, 2, 1, 3]
+    assert (pos >= 0).all() and (pos < customers.size).all()
+    none_pos, none_found = scoring.positions(np.zeros(0, dtype=np.int64), party)
+    assert not none_found.any() and none_pos.tolist() == [0] * party.size

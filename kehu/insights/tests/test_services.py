@@ -1,10 +1,15 @@
 """Scoring runs, history, overrides and win-back tasks, through the services."""
 
+import dataclasses
 import datetime
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteWrapper
 
 from kehu.activities.models import Task, TaskStatus
 from kehu.activities.services import task_set_status
@@ -214,6 +219,68 @@ def test_category_breadth_counts_categories_and_each_product_without_one(
     furniture = ProductCategory.objects.create(name="家具")
     Product.objects.filter(code__in=["CH", "DK"]).update(category=furniture)
     assert breadth() == {"甲公司": 1, "乙公司": 1, "丙公司": 1, "丁公司": 2, "戊公司": 1}
+
+
+def test_the_customers_read_for_scoring_are_the_firms_current_ones_in_id_order(
+    firm: dict[str, Party], alice: User, charlie: User, other: Tenant, in_acme: None
+) -> None:
+    with tenant_scope(other.pk):
+        stranger = Party.objects.create(
+            owner=charlie, kind="organisation", name="外公司", relationship_state="current"
+        )
+    lead = Party.objects.create(
+        owner=alice, kind="organisation", name="潜在公司", relationship_state="potential"
+    )
+    ids = services._customer_ids()
+    assert ids.dtype == np.int64
+    assert ids.tolist() == sorted(p.pk for p in firm.values())
+    assert stranger.pk not in ids.tolist() and lead.pk not in ids.tolist()
+
+
+def test_category_breadth_does_not_depend_on_the_order_the_orders_were_read_in(
+    firm: dict[str, Party], monkeypatch: pytest.MonkeyPatch, in_acme: None
+) -> None:
+    booked = services._read_orders(AS_OF)
+    customers = np.array(sorted(p.pk for p in firm.values()), dtype=np.int64)
+    in_order = services._category_counts(customers, booked)
+    # The orders backwards (their ids no longer sorted): the lines must still find them.
+    o = booked.orders
+    backwards = services._Booked(
+        type(o)(*(getattr(o, f.name)[::-1] for f in dataclasses.fields(o))), booked.ids[::-1]
+    )
+    assert (np.diff(backwards.ids) < 0).any()
+    assert services._category_counts(customers, backwards).tolist() == in_order.tolist()
+    # Order and product ids too large to share an integer: read as two columns, alike.
+    monkeypatch.setattr(services, "_PACKED_LINE_BITS", 0)
+    assert services._category_counts(customers, booked).tolist() == in_order.tolist()
+    names = [p.name for p in sorted(firm.values(), key=lambda p: p.pk)]
+    by_name = dict(zip(names, in_order.tolist(), strict=True))
+    assert by_name == {"甲公司": 2, "乙公司": 1, "丙公司": 1, "丁公司": 2, "戊公司": 1}
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's file mapping")
+def test_the_model_stage_maps_no_database_file_and_the_mapping_comes_back(
+    tmp_path: Path, db: None
+) -> None:
+    settings = {
+        **connection.settings_dict,
+        "NAME": str(tmp_path / "mapped.sqlite3"),
+        "OPTIONS": {"init_command": "PRAGMA mmap_size=1048576;"},
+    }
+    other = SQLiteWrapper(settings, alias="mapped")
+
+    def mapped() -> int:
+        with other.cursor() as cursor:
+            cursor.execute("PRAGMA mmap_size")
+            return int(cursor.fetchone()[0])
+
+    try:
+        assert mapped() == 1048576
+        with services._database_memory_released(other):
+            assert mapped() == 0
+        assert mapped() == 1048576
+    finally:
+        other.close()
 
 
 def test_stage_reasons_are_written_as_json_of_the_rows_own_signals(
