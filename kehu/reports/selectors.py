@@ -264,6 +264,31 @@ class SummaryBook(Book):
         return self.rows(Dimension.REGION if by_province else Dimension.PERIOD, cny=cny)
 
 
+class PartyBook(SummaryBook):
+    """The summary's party rows of the parties `user` sees: for own and team visibility,
+    whose book is some parties' orders (decision 0016). Every row is a party's, so the
+    rows are also the total."""
+
+    def __init__(self, user: User, filters: ReportFilters, by: str):
+        super().__init__(filters, by)
+        self.seen = parties_visible_to(user).values("pk")
+
+    def rows(self, by: str, *, cny: bool = True) -> QuerySet[Any]:
+        rows = summary_rows(self.filters, SummaryDimension.PARTY, cny=cny)
+        if self.by == Dimension.REGION and self.filters.province:
+            rows = rows.filter(province=self.filters.province)
+        return rows.filter(party_key__in=self.seen)
+
+    def total(self, by: str, *, cny: bool = True) -> QuerySet[Any]:
+        return self.rows(by, cny=cny)
+
+
+# The reports the party rows serve (products and categories are not split by party).
+PARTY_REPORTS = frozenset(
+    {Dimension.PERIOD, Dimension.REP, Dimension.TEAM, Dimension.REGION, Dimension.CHANNEL}
+)
+
+
 def summary_rows(
     filters: ReportFilters, dimension: str, *, by: str = "", cny: bool = True
 ) -> QuerySet[DailySales]:
@@ -287,9 +312,12 @@ def reads_summary(user: User, by: str = "") -> bool:
 
 
 def revenue_report(user: User, filters: ReportFilters, by: str) -> RevenueReport:
-    """From the daily summary when it serves, else from the orders (`live_revenue_report`)."""
+    """From the daily summary when it serves (its party rows for a reader of some
+    parties), else from the orders (`live_revenue_report`)."""
     if reads_summary(user, by):
         return _revenue_report(SummaryBook(filters, by), filters, by)
+    if by in PARTY_REPORTS:
+        return _revenue_report(PartyBook(user, filters, by), filters, by)
     return live_revenue_report(user, filters, by)
 
 

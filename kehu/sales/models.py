@@ -301,6 +301,7 @@ class SummaryDimension(models.TextChoices):
     REGION = "region", _("地区")
     CHANNEL = "channel", _("来源渠道")
     NEW = "new", _("新老客户")
+    PARTY = "party", _("客户")
 
 
 def summary_money(label: "StrOrPromise") -> "models.DecimalField[Any, Decimal]":
@@ -334,6 +335,12 @@ class DailySales(TenantOwned):
     city = models.CharField(max_length=20, blank=True)
     source = models.CharField(max_length=50, blank=True)
     new_within = models.PositiveSmallIntegerField(default=0)
+    # Party rows (with the party's province, city and source): the reports of readers
+    # who see only some parties (own or team visibility) read them for the parties they
+    # see, the party's owner and account team joined when read (decision 0016).
+    # The party's id, not a foreign key: its rows follow merges and deletes through the
+    # summary's own refresh and heal, like every other row (no merge rule of their own).
+    party_key = models.BigIntegerField(null=True, blank=True)
     orders = models.PositiveIntegerField(default=0)  # of kind "order", not returns
     quantity = models.DecimalField(max_digits=18, decimal_places=3, default=ZERO)  # products
     revenue = summary_money(_("收入"))
@@ -367,6 +374,7 @@ class DailySales(TenantOwned):
                 F("city"),
                 F("source"),
                 F("new_within"),
+                Coalesce("party_key", Value(0)),
                 name="daily_sales_key",
             ),
         ]

@@ -185,6 +185,16 @@ def _booked(days: Sequence[datetime.date] | None) -> QuerySet[Order]:
     return orders if days is None else orders.filter(order_date__in=days)
 
 
+# The party rows keep where the party is and its source (as the region and channel rows
+# do), so that a reader of some parties only can have those reports too.
+PARTY_KEYS = {
+    "party_key": "party_id",
+    "province": "party__sales_summary__province",
+    "city": "party__sales_summary__city",
+    "source": "party__sales_summary__source",
+}
+
+
 def _order_splits(orders: QuerySet[Order]) -> list[tuple[str, dict[str, str], QuerySet[Any]]]:
     """(dimension, its keys: column → path, the orders to group) of the order dimensions."""
     return [
@@ -195,6 +205,7 @@ def _order_splits(orders: QuerySet[Order]) -> list[tuple[str, dict[str, str], Qu
             orders,
         ),
         (Dim.CHANNEL, {"source": "party__sales_summary__source"}, orders),
+        (Dim.PARTY, PARTY_KEYS, orders),
         (
             Dim.NEW,
             {"new_within": "new_within"},
@@ -285,6 +296,7 @@ MONTH_KEYS = (
     "city",
     "source",
     "new_within",
+    "party_key",
 )
 _MONTH_SUMS = {name: Sum(name) for name in ("orders", "quantity", "revenue", "cost", "profit")}
 
@@ -442,7 +454,7 @@ def summary_refresh(
 # The key of a summary row (its unique index, `daily_sales_key`) and its sums.
 KEY_COLUMNS = ("tenant_id", "month", "day", *MONTH_KEYS)
 SUM_COLUMNS = ("orders", "quantity", "revenue", "cost", "profit")
-NULLABLE_KEYS = ("product_id", "category_id")
+NULLABLE_KEYS = ("product_id", "category_id", "party_key")
 Key = tuple[Any, ...]
 SIX_PLACES = Decimal("0.000001")
 HALF_MILLIONTH = Decimal("0.0000005")
@@ -538,8 +550,8 @@ def _upsert(rows: Iterable[tuple[Any, ...]]) -> None:
         if orders >= 0:
             inserts.append((*head, *keys, *sums))
         else:
-            product, category, *rest = keys
-            assert product is None and category is None
+            product, category, *rest, party = keys
+            assert product is None and category is None and party is None
             updates.append((*sums, *head, *rest))
     with connection.cursor() as cursor:
         if inserts:
@@ -730,6 +742,7 @@ def _add_grouped(orders: QuerySet[Order]) -> None:
         "city": "",
         "source": "",
         "new_within": 0,
+        "party_key": None,
         "quantity": 0,
     }
     head = ("day", "currency", "owner_id")
@@ -863,8 +876,8 @@ def _move_new(
                 continue
             counted = 1 if kind == OrderKind.ORDER else 0
             head = (Dim.NEW, day, currency, owner_id, None, None, "", "", "")
-            deltas.add((*head, was), -counted, ZERO, -revenue, -cost, -profit)
-            deltas.add((*head, now), counted, ZERO, revenue, cost, profit)
+            deltas.add((*head, was, None), -counted, ZERO, -revenue, -cost, -profit)
+            deltas.add((*head, now, None), counted, ZERO, revenue, cost, profit)
             emptied.add(day)
     return emptied
 

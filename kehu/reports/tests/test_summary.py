@@ -159,6 +159,13 @@ def assert_summary_is_live(user: User, world: dict[str, Any]) -> int:
     return compared
 
 
+def assert_every_reader_is_live(world: dict[str, Any]) -> None:
+    """The admin (the firm's rows), a rep who sees their own parties and one who sees
+    their team's (the party rows of those parties), one who sees all: each as live."""
+    for user in world["reps"]:
+        assert_summary_is_live(user, world)
+
+
 SUMMED = ("orders", "quantity", "cost", "revenue", "profit")
 
 
@@ -180,6 +187,10 @@ def test_every_report_from_the_summary_equals_the_orders(
         assert all(selectors.reads_summary(alice, by) for by in Dimension.ALL)
         assert DailySales.objects.filter(dimension="product").count() > 50
         assert assert_summary_is_live(alice, world) > 100  # rows compared, not empty tables
+        # Own and team visibility read the party rows (for all but products, categories).
+        bob, carol = world["reps"][1], world["reps"][2]
+        assert assert_summary_is_live(bob, world) > 20
+        assert assert_summary_is_live(carol, world) > 20
         # Kept order by order, the summary is what computing it whole gives.
         kept = stored_rows()
         summary_rebuild()
@@ -223,23 +234,23 @@ def test_edits_cancels_moves_and_deletes_keep_it_equal(
         parties.party_update(actor=alice, party=book[1], source="电话咨询")
         parties.party_delete(actor=alice, party=book[2])
         assert set(stale_parties()) == {book[0].pk, book[1].pk, book[2].pk}
-        assert_summary_is_live(alice, world)
+        assert_every_reader_is_live(world)
         assert stale_parties() == []  # the reports healed them
         # A merge moves one party's orders to another, and its undo moves them back.
         survivor, loser = Party.objects.get(pk=book[3].pk), Party.objects.get(pk=book[4].pk)
         record = merge.party_merge(
             actor=alice, survivor=survivor, loser=loser, choices={"province": "loser"}
         )
-        assert_summary_is_live(alice, world)
+        assert_every_reader_is_live(world)
         merge.party_merge_undo(actor=alice, record=record)
-        assert_summary_is_live(alice, world)
+        assert_every_reader_is_live(world)
         parties.party_restore(actor=alice, party=Party.with_deleted.get(pk=book[2].pk))
         # A product moves to another category, and one to none.
         chair, other_chair = world["goods"][1], world["goods"][0]
         desks = world["goods"][2].category
         sales.product_update(actor=alice, product=chair, category=desks)
         sales.product_update(actor=alice, product=other_chair, category=None)
-        assert_summary_is_live(alice, world)
+        assert_every_reader_is_live(world)
         kept = stored_rows()
         summary_rebuild()
         assert stored_rows() == kept
@@ -278,14 +289,14 @@ def test_orders_imported_in_bulk_are_in_the_summary(
         assert not SummaryPending.objects.exists()
         assert day.aggregate(r=Sum("revenue"))["r"] >= imported.revenue == D("300.00")
         assert summary_catch_up() == 0  # nothing twice
-        assert_summary_is_live(alice, world)
+        assert_every_reader_is_live(world)
     # The same external ids again, with another date: the import updates them.
     body["orders"][2]["order_date"] = "2024-07-07"
     answer = post(client, "/orders/bulk", body)
     assert answer.status_code == 200, answer.content
     with tenant_scope(acme.pk):
         assert Order.objects.get(external_id="ERP-2").order_date == datetime.date(2024, 7, 7)
-        assert_summary_is_live(alice, world)
+        assert_every_reader_is_live(world)
 
 
 def imported(client: Any, party: Party, prefix: str, n: int, day: str) -> list[Order]:
@@ -316,12 +327,12 @@ def test_the_import_books_the_catch_up_and_a_report_catches_up_too(
     assert len(booked) == 1  # the first batch waiting books the task (immediate in tests)
     with tenant_scope(acme.pk):
         assert not SummaryPending.objects.exists()
-        assert_summary_is_live(alice, world)
+        assert_every_reader_is_live(world)
     # Without the task: the next report adds them before it reads.
     with tenant_scope(acme.pk):
         imported(client, party, "READ", 2, "2025-04-05")
         assert SummaryPending.objects.count() == 1
-        assert_summary_is_live(alice, world)
+        assert_every_reader_is_live(world)
         assert not SummaryPending.objects.exists()
 
 
@@ -336,11 +347,11 @@ def test_an_order_changed_before_the_catch_up_is_counted_once(
         first, second, _third = imported(client, party, "EDIT", 3, "2025-06-06")
         sales.order_update(actor=alice, order=first, order_date=datetime.date(2024, 2, 2))
         assert not SummaryPending.objects.exists()
-        assert_summary_is_live(alice, world)
+        assert_every_reader_is_live(world)
         imported(client, other, "MORE", 2, "2023-03-03")
         sales.order_cancel(actor=alice, order=second)
         parties.party_update(actor=alice, party=other, province="浙江省", city="杭州市")
-        assert_summary_is_live(alice, world)
+        assert_every_reader_is_live(world)
         kept = stored_rows()
         summary_rebuild()
         assert_same_rows(stored_rows(), kept)
@@ -351,7 +362,7 @@ def test_visibility_still_applies(
 ) -> None:
     carol, erin = world["reps"][2], world["reps"][3]
     with tenant_scope(acme.pk):
-        # Own and team visibility read the orders (the summary knows no party's owner).
+        # Own and team visibility do not read the firm's rows (they know no party).
         assert not selectors.reads_summary(bob) and not selectors.reads_summary(carol)
         # A salesperson who sees every party reads the summary, as the admin does.
         assert selectors.reads_summary(erin, Dimension.REP)
@@ -477,7 +488,7 @@ def test_bulk_batches_of_new_orders_add_up_to_the_rebuilt_summary(
         kept = stored_rows()
         summary_rebuild()
         assert_same_rows(stored_rows(), kept)
-        assert_summary_is_live(alice, world)
+        assert_every_reader_is_live(world)
 
 
 def assert_same_rows(rebuilt: Counter[tuple[Any, ...]], kept: Counter[tuple[Any, ...]]) -> None:
@@ -502,3 +513,53 @@ def test_new_within_is_the_summary_query_s() -> None:
     assert new_within(datetime.date(2024, 7, 1), first) == 1
     assert new_within(datetime.date(2025, 5, 20), first) == 0
     assert new_within(datetime.date(2024, 5, 20), None) == 0
+
+
+def test_own_visibility_reads_the_party_rows_of_the_parties_it_sees(
+    world: dict[str, Any], alice: User, bob: User, acme: Tenant
+) -> None:
+    book = world["parties"]
+    with tenant_scope(acme.pk):
+        bobs = [p for p in book if p.owner_id == bob.pk]
+        row = DailySales.objects.filter(
+            dimension="party", currency="CNY", month=True, party_key__in=[p.pk for p in bobs]
+        ).first()
+        assert row is not None
+        DailySales.objects.filter(pk=row.pk).update(revenue=row.revenue + 1)
+        report = selectors.revenue_report(bob, WHOLE, Dimension.PERIOD)
+        live = selectors.live_revenue_report(bob, WHOLE, Dimension.PERIOD)
+        assert report.total.revenue == live.total.revenue + 1
+        DailySales.objects.filter(pk=row.pk).update(revenue=row.revenue)
+        # Who sees which party is read with the report: a party handed to Bob, one he
+        # serves on its account team, and one left in the pool count at once; one handed
+        # away no longer does.
+        others = [p for p in book if p.owner_id != bob.pk]
+        given, served, pooled = others[0], others[1], others[2]
+        before = selectors.revenue_report(bob, WHOLE, Dimension.REP)
+        parties.party_hand_over(actor=alice, party=given, receiver=bob, note="")
+        parties.account_team_add(actor=alice, party=served, user=bob, role="service")
+        Party.objects.filter(pk=pooled.pk).update(in_pool_since=datetime.datetime.now(datetime.UTC))
+        parties.party_hand_over(actor=alice, party=bobs[0], receiver=alice, note="")
+        after = selectors.revenue_report(bob, WHOLE, Dimension.REP)
+        assert after != before
+        assert after == selectors.live_revenue_report(bob, WHOLE, Dimension.REP)
+        seen = Order.objects.filter(
+            status__in=BOOKED,
+            currency="CNY",
+            party__in=[*bobs[1:], given, served, pooled],
+            order_date__gte=WHOLE.since,
+            order_date__lte=WHOLE.until,
+        )
+        assert after.total.revenue == seen.aggregate(r=Sum("revenue"))["r"].quantize(D("0.01"))
+        assert_every_reader_is_live(world)
+
+
+def test_a_rep_of_another_firm_reads_no_party_rows(
+    world: dict[str, Any], charlie: User, acme: Tenant, other: Tenant
+) -> None:
+    with tenant_scope(other.pk):
+        rep = staff(other, "olga", Role.SALES, Visibility.OWN)
+        report = selectors.revenue_report(rep, WHOLE, Dimension.PERIOD)
+        assert report.total == selectors.Figures() and not report.other_currencies
+    with tenant_scope(acme.pk):
+        assert DailySales.objects.filter(dimension="party").exists()
