@@ -4,12 +4,14 @@ read from the summary equals the same report computed from the orders themselves
 moved and deleted through the services, as staff would."""
 
 import datetime
+import importlib
 import random
 from collections import Counter
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.apps import apps as django_apps
 from django.db.models import Sum
 from django.test import TestCase
 
@@ -563,3 +565,19 @@ def test_a_rep_of_another_firm_reads_no_party_rows(
         assert report.total == selectors.Figures() and not report.other_currencies
     with tenant_scope(acme.pk):
         assert DailySales.objects.filter(dimension="party").exists()
+
+
+def test_the_party_rows_migration_leaves_pending_orders_to_the_catch_up(
+    world: dict[str, Any], alice: User, acme: Tenant
+) -> None:
+    fill = importlib.import_module("kehu.sales.migrations.0007_daily_sales_party").fill
+    with tenant_scope(acme.pk):
+        imported(api_client(alice), world["parties"][3], "MIG", 3, "2025-05-05")
+        assert SummaryPending.objects.exists()  # imported, not yet caught up
+        DailySales.objects.filter(dimension="party").delete()
+        fill(django_apps, None)
+        assert DailySales.objects.filter(dimension="party").exists()
+        assert summary_catch_up() == 3
+        kept = stored_rows()
+        summary_rebuild()
+        assert_same_rows(stored_rows(), kept)

@@ -3,7 +3,7 @@
 import django.db.models.functions.comparison
 from django.conf import settings
 from django.db import migrations, models
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 
 PLACE = ("party__sales_summary__province", "party__sales_summary__city", "party__sales_summary__source")
 KEYS = ("tenant_id", "order_date", "currency", "owner_id", "party_id", *PLACE)
@@ -11,11 +11,17 @@ KEYS = ("tenant_id", "order_date", "currency", "owner_id", "party_id", *PLACE)
 
 def fill(apps, schema_editor):
     """The party rows of every firm's summary (decision 0016): day rows grouped from the
-    booked orders as `kehu.sales.summary` groups them, month rows summed from those."""
+    booked orders as `kehu.sales.summary` groups them, month rows summed from those.
+    Orders still waiting for the catch-up (`SummaryPending`) are left to it: it adds them
+    to every dimension, this one too."""
     Order = apps.get_model("sales", "Order")
     DailySales = apps.get_model("sales", "DailySales")
+    SummaryPending = apps.get_model("sales", "SummaryPending")
+    pending = SummaryPending._base_manager.filter(
+        tenant_id=OuterRef("tenant_id"), first_id__lte=OuterRef("pk"), last_id__gte=OuterRef("pk")
+    )
     booked = Order._base_manager.filter(
-        status__in=("confirmed", "fulfilled"), party__sales_summary__deleted=False
+        ~Exists(pending), status__in=("confirmed", "fulfilled"), party__sales_summary__deleted=False
     )
     grouped = booked.values(*KEYS).annotate(
         n=Count("pk", filter=Q(kind="order")), r=Sum("revenue"), c=Sum("cost"), p=Sum("profit")
