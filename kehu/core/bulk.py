@@ -72,7 +72,27 @@ BULK_WAL_AUTOCHECKPOINT = 16384
 
 
 @contextlib.contextmanager
-def fewer_checkpoints(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+def sqlite_pragma(name: str, value: int, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """On SQLite, the connection's `PRAGMA name` set to `value` while the block runs and
+    put back after (unless SQLite reports none, as for a database in memory's mmap_size).
+    Nothing on other databases."""
+    connection = connections[using]
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"PRAGMA {name}")
+        row = cursor.fetchone()
+        cursor.execute(f"PRAGMA {name} = {int(value)}")
+    try:
+        yield
+    finally:
+        if row:
+            with connection.cursor() as cursor:
+                cursor.execute(f"PRAGMA {name} = {int(row[0])}")
+
+
+def fewer_checkpoints(using: str = DEFAULT_DB_ALIAS) -> contextlib.AbstractContextManager[None]:
     """On SQLite, checkpoint the write-ahead log every ~64 MB instead of every ~4 MB
     while a long series of bulk transactions runs, and put the setting back after.
 
@@ -81,19 +101,7 @@ def fewer_checkpoints(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     only copies logged pages into the database file. Fewer of them copy the pages each
     batch touches again (index pages) once instead of once a batch. The log grows to
     ~64 MB before it is copied back and reused. Nothing on PostgreSQL."""
-    connection = connections[using]
-    if connection.vendor != "sqlite":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA wal_autocheckpoint")
-        before = int(cursor.fetchone()[0])
-        cursor.execute(f"PRAGMA wal_autocheckpoint = {BULK_WAL_AUTOCHECKPOINT}")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA wal_autocheckpoint = {before}")
+    return sqlite_pragma("wal_autocheckpoint", BULK_WAL_AUTOCHECKPOINT, using)
 
 
 class BulkWriter:

@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from kehu.activities.selectors import party_effort
 from kehu.activities.services import task_create
 from kehu.core.audit import audit_write, diff, snapshot
-from kehu.core.bulk import BulkWriter
+from kehu.core.bulk import BulkWriter, sqlite_pragma
 from kehu.core.context import current_tenant_id
 from kehu.core.models import AuditEntry
 from kehu.insights import btyd, scoring, selectors
@@ -639,42 +639,18 @@ def _database_memory_released(db: BaseDatabaseWrapper = connection) -> Iterator[
     and holds no cached pages (the model stage reads nothing from it, and the mapping's
     pages count in the process's memory at its peak); the mapping's size afterwards.
     Other databases: nothing."""
-    if db.vendor != "sqlite":
+    with sqlite_pragma("mmap_size", 0, db.alias):
+        if db.vendor == "sqlite":
+            with db.cursor() as cursor:
+                cursor.execute("PRAGMA shrink_memory")
         yield
-        return
-    with db.cursor() as cursor:
-        cursor.execute("PRAGMA mmap_size")
-        row = cursor.fetchone()  # none for a database in memory: nothing is mapped
-        before = int(row[0]) if row else 0
-        cursor.execute("PRAGMA mmap_size = 0")
-        cursor.execute("PRAGMA shrink_memory")
-    if not before:
-        yield
-        return
-    try:
-        yield
-    finally:
-        with db.cursor() as cursor:
-            cursor.execute(f"PRAGMA mmap_size = {before}")
 
 
-@contextmanager
-def _write_cache() -> Iterator[None]:
+def _write_cache() -> AbstractContextManager[None]:
     """SQLite: a larger page cache for this connection while the block runs, so that the
     index pages a batch touches are still in memory when the next batch touches them
     again; the connection's own size afterwards. Other databases: nothing."""
-    if connection.vendor != "sqlite":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA cache_size")
-        before = int(cursor.fetchone()[0])
-        cursor.execute(f"PRAGMA cache_size = -{WRITE_CACHE_KIB}")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA cache_size = {before}")
+    return sqlite_pragma("cache_size", -WRITE_CACHE_KIB)
 
 
 def _write_scores(run: ScoringRun, result: scoring.Result, config: scoring.Config) -> None:
