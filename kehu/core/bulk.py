@@ -72,11 +72,11 @@ BULK_WAL_AUTOCHECKPOINT = 16384
 
 
 @contextlib.contextmanager
-def sqlite_pragma(name: str, value: int, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
-    """On SQLite, the connection's `PRAGMA name` set to `value` while the block runs and
-    put back after (unless SQLite reports none, as for a database in memory's mmap_size).
-    Nothing on other databases."""
-    connection = connections[using]
+def sqlite_pragma(name: str, value: int, connection: Any = None) -> Iterator[None]:
+    """On SQLite, the connection's (the default one's: None) `PRAGMA name` set to `value`
+    while the block runs and put back after (unless SQLite reports none, as for a
+    database in memory's mmap_size). Nothing on other databases."""
+    connection = connection or connections[DEFAULT_DB_ALIAS]
     if connection.vendor != "sqlite":
         yield
         return
@@ -101,7 +101,7 @@ def fewer_checkpoints(using: str = DEFAULT_DB_ALIAS) -> contextlib.AbstractConte
     only copies logged pages into the database file. Fewer of them copy the pages each
     batch touches again (index pages) once instead of once a batch. The log grows to
     ~64 MB before it is copied back and reused. Nothing on PostgreSQL."""
-    return sqlite_pragma("wal_autocheckpoint", BULK_WAL_AUTOCHECKPOINT, using)
+    return sqlite_pragma("wal_autocheckpoint", BULK_WAL_AUTOCHECKPOINT, connections[using])
 
 
 class BulkWriter:

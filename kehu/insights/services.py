@@ -639,7 +639,7 @@ def _database_memory_released(db: BaseDatabaseWrapper = connection) -> Iterator[
     and holds no cached pages (the model stage reads nothing from it, and the mapping's
     pages count in the process's memory at its peak); the mapping's size afterwards.
     Other databases: nothing."""
-    with sqlite_pragma("mmap_size", 0, db.alias):
+    with sqlite_pragma("mmap_size", 0, db):
         if db.vendor == "sqlite":
             with db.cursor() as cursor:
                 cursor.execute("PRAGMA shrink_memory")
