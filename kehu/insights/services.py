@@ -30,6 +30,7 @@ from kehu.activities.selectors import party_effort
 from kehu.activities.services import task_create
 from kehu.core.audit import audit_write, diff, snapshot
 from kehu.core.bulk import BulkWriter, sqlite_pragma
+from kehu.core.columns import read_records
 from kehu.core.context import current_tenant_id
 from kehu.core.models import AuditEntry
 from kehu.insights import btyd, scoring, selectors
@@ -235,24 +236,38 @@ def _order_sql(*, packed: bool) -> str:
     on its original's day), packed into one integer or as two; id, revenue, profit.
     Orders of parties that are not scored are dropped by `scoring.history`."""
     order = Order._meta.db_table
+    # A return's original is looked up for returns alone: a join to the table for every
+    # order made PostgreSQL hash all of its orders first.
+    date = (
+        "CASE WHEN o.original_id IS NULL THEN o.order_date ELSE coalesce("  # noqa: S608
+        f'(SELECT orig.order_date FROM "{order}" orig WHERE orig.id = o.original_id), '
+        "o.order_date) END"
+    )
     if connection.vendor == "postgresql":
-        day = "(coalesce(orig.order_date, o.order_date) - DATE '1970-01-01')"
+        day = f"(({date}) - DATE '1970-01-01')"
         num = "{}::float8"
     else:
-        day = "CAST(julianday(coalesce(orig.order_date, o.order_date)) - 2440587.5 AS INTEGER)"
+        day = f"CAST(julianday({date}) - 2440587.5 AS INTEGER)"
         num = "CAST({} AS REAL)"
     flags = (
         "CASE WHEN o.kind = %s THEN 2 ELSE 0 END "
         "+ CASE WHEN o.cost <> 0 OR o.revenue = 0 THEN 1 ELSE 0 END"
     )
     day_flags = f"({day} + {_DAY_OFFSET}) * 4 + {flags}"
-    who = f"o.party_id * {1 << _DAY_BITS} + {day_flags}" if packed else f"o.party_id, {day_flags}"
+    if packed:
+        who = _int8(f"o.party_id * {1 << _DAY_BITS} + {day_flags}")
+    else:
+        who = f"{_int8('o.party_id')}, {_int8(day_flags)}"
     return (
-        f"SELECT {who}, o.id, {num.format('o.revenue')}, {num.format('o.profit')} "  # noqa: S608
+        f"SELECT {who}, {_int8('o.id')}, {num.format('o.revenue')}, {num.format('o.profit')} "  # noqa: S608
         f'FROM "{order}" o {_tenant_index_hint(order)} '
-        f'LEFT JOIN "{order}" orig ON orig.id = o.original_id '
         "WHERE o.tenant_id = %s AND o.status IN (%s, %s) AND o.order_date <= %s"
     )
+
+
+def _int8(expression: str) -> str:
+    """An integer column as PostgreSQL's binary COPY must send it to `read_records`."""
+    return f"({expression})::int8" if connection.vendor == "postgresql" else expression
 
 
 def _largest_id(model: type[Party | Order | Product]) -> int:
@@ -277,22 +292,19 @@ def _read_orders(as_of: datetime.date) -> _Booked:
     rows of a chunk and the columns of all orders are never held twice."""
     packed = _largest_id(Party) < _MAX_PACKED_PARTY
     fields = [("party", "i8")] if packed else [("party", "i8"), ("day", "i8")]
-    row_type = np.dtype([*fields, ("id", "i8"), ("revenue", "f8"), ("profit", "f8")])
+    fields += [("id", "i8"), ("revenue", "f8"), ("profit", "f8")]
     params: list[Any] = [OrderKind.RETURN, current_tenant_id(), *sorted(BOOKED), as_of]
     columns: dict[str, list[np.ndarray[Any, Any]]] = {
         name: [] for name in ("party", "day", "flags", "id", "revenue", "profit")
     }
-    with connection.cursor() as cursor:
-        cursor.execute(_order_sql(packed=packed), params)
-        while rows := cursor.fetchmany(READ_BATCH):
-            chunk = np.array(rows, dtype=row_type)
-            del rows
-            day = chunk["party"] & ((1 << _DAY_BITS) - 1) if packed else chunk["day"]
-            columns["party"].append(chunk["party"] >> _DAY_BITS if packed else chunk["party"])
-            columns["day"].append((day // 4 - _DAY_OFFSET).astype(np.int32))
-            columns["flags"].append((day & 3).astype(np.int8))
-            for name in ("id", "revenue", "profit"):
-                columns[name].append(chunk[name].copy())
+    for chunk in read_records(connection, _order_sql(packed=packed), params, fields):
+        day = chunk["party"] & ((1 << _DAY_BITS) - 1) if packed else chunk["day"]
+        columns["party"].append(chunk["party"] >> _DAY_BITS if packed else chunk["party"])
+        columns["day"].append((day // 4 - _DAY_OFFSET).astype(np.int32))
+        columns["flags"].append((day & 3).astype(np.int8))
+        for name in ("id", "revenue", "profit"):
+            columns[name].append(chunk[name].copy())
+        del chunk, day
     empty = {"party": "i8", "day": "i4", "flags": "i1", "id": "i8", "revenue": "f8"}
     joined = {}
     for name in list(columns):
@@ -349,29 +361,29 @@ def _category_counts(
     # value a line through the driver instead of two.
     bits = max(_largest_id(Product).bit_length(), 1)
     packed = _largest_id(Order).bit_length() + bits <= _PACKED_LINE_BITS
-    what = f"order_id * {1 << bits} + product_id" if packed else "order_id, product_id"
+    if packed:
+        what, fields = _int8(f"order_id * {1 << bits} + product_id"), [("key", "i8")]
+    else:
+        what = f"{_int8('order_id')}, {_int8('product_id')}"
+        fields = [("order", "i8"), ("product", "i8")]
     sql = (
         f'SELECT {what} FROM "{line}" {_tenant_index_hint(line)} '  # noqa: S608
         "WHERE tenant_id = %s"
     )
     chunks: list[np.ndarray[Any, Any]] = []
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [current_tenant_id()])
-        while rows := cursor.fetchmany(READ_BATCH):
-            values = np.array(rows, dtype=np.int64)
-            del rows
-            if packed:
-                values = values.reshape(-1)
-                pairs = np.stack([values >> bits, values & ((1 << bits) - 1)], axis=1)
-            else:
-                pairs = values.reshape(-1, 2)
-            del values
-            # Lines of orders that were not read (not booked, later, returns, other
-            # parties') drop out.
-            pos = np.clip(np.searchsorted(order_ids, pairs[:, 0]), 0, order_ids.size - 1)
-            hit = order_ids[pos] == pairs[:, 0]
-            cat = dense[np.clip(np.searchsorted(ids, pairs[hit, 1]), 0, last)]
-            chunks.append(who[pos[hit]] * width + cat)
+    for records in read_records(connection, sql, [current_tenant_id()], fields):
+        if packed:
+            keys = records["key"]
+            line_order, line_product = keys >> bits, keys & ((1 << bits) - 1)
+        else:
+            line_order, line_product = records["order"], records["product"]
+        del records
+        # Lines of orders that were not read (not booked, later, returns, other
+        # parties') drop out.
+        pos = np.clip(np.searchsorted(order_ids, line_order), 0, order_ids.size - 1)
+        hit = order_ids[pos] == line_order
+        cat = dense[np.clip(np.searchsorted(ids, line_product[hit]), 0, last)]
+        chunks.append(who[pos[hit]] * width + cat)
     if not chunks:
         return counts
     keys = np.concatenate(chunks)
