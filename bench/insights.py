@@ -316,6 +316,7 @@ def main() -> None:
         theirs = run_side(
             [str(LIFETIMES_PYTHON), str(LIFETIMES_SIDE), str(data_file)],
             timeout=args.lifetimes_timeout,
+            peer=True,
         )
     result["lifetimes"] = theirs
     report(result)

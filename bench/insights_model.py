@@ -130,8 +130,10 @@ def run_ours(data: dict[str, NDArray[Any]]) -> dict[str, Any]:
     }
 
 
-def run_side(command: list[str], timeout: float) -> dict[str, Any]:
-    """One side in its own process; its JSON result, or the time it ran out at."""
+def run_side(command: list[str], timeout: float, *, peer: bool = False) -> dict[str, Any]:
+    """One side in its own process; its JSON result, or the time it ran out at. A peer
+    that fails (lifetimes' fit can stop with a ConvergenceError) is a result too: what
+    it said, so that our own side's figures are still reported."""
     start = time.perf_counter()
     try:
         done = subprocess.run(  # noqa: S603 (our own scripts, fixed arguments)
@@ -139,6 +141,12 @@ def run_side(command: list[str], timeout: float) -> dict[str, Any]:
         )
     except subprocess.TimeoutExpired:
         return {"timed_out_after": round(time.perf_counter() - start, 1)}
+    if done.returncode != 0 and peer:
+        said = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        return {
+            "failed": " ".join(said[-2:])[-500:],
+            "after": round(time.perf_counter() - start, 1),
+        }
     if done.returncode != 0:
         raise SystemExit(f"{command[0]} failed:\n{done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -171,7 +179,7 @@ def compare(customers: int, seed: int, lifetimes_timeout: float) -> dict[str, An
     theirs: dict[str, Any] = {"skipped": f"{LIFETIMES_PYTHON} not found (see bench/README.md)"}
     if LIFETIMES_PYTHON.exists():
         lifetimes = [str(LIFETIMES_PYTHON), str(LIFETIMES_SIDE), str(data_file)]
-        theirs = run_side(lifetimes, timeout=lifetimes_timeout)
+        theirs = run_side(lifetimes, timeout=lifetimes_timeout, peer=True)
     result = {
         "customers": customers,
         "orders": int(data["customer_ids"].size),

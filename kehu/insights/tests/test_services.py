@@ -337,3 +337,67 @@ def test_rows_written_in_many_batches_equal_those_written_in_one(
     if sqlite:
         assert seen == [-services.WRITE_CACHE_KIB] * 3
         assert cache_size() == before != -services.WRITE_CACHE_KIB
+
+
+def _score_rows(run: ScoringRun) -> list[tuple[object, ...]]:
+    fields = [f for f in services.SCORE_FIELDS if f not in ("run_id", "as_of")]
+    return list(CustomerScore.objects.filter(run=run).order_by("party_id").values_list(*fields))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_postgresql_writes_with_two_connections(
+    firm: dict[str, Party], alice: User, monkeypatch: pytest.MonkeyPatch, in_acme: None
+) -> None:
+    """Committed (as the nightly job runs): on PostgreSQL a second connection writes
+    the second half of the batches, on SQLite one connection writes them all; the rows
+    are those of a run written in one batch."""
+    import threading
+
+    one = services.scoring_run_now(actor=alice, as_of=AS_OF)
+    writers: list[tuple[int, int]] = []
+    insert = BulkWriter.insert
+
+    def noting_insert(writer: BulkWriter, *args: Any, **kwargs: Any) -> None:
+        writers.append((threading.get_ident(), id(writer.connection)))
+        insert(writer, *args, **kwargs)
+
+    monkeypatch.setattr(BulkWriter, "insert", noting_insert)
+    monkeypatch.setattr(services, "WRITE_BATCH", 2)
+    many = services.scoring_run_now(actor=alice, as_of=AS_OF)
+    assert many.status == RunStatus.DONE and many.progress == 100
+    assert len(writers) == 3
+    expected = 2 if connection.vendor == "postgresql" else 1
+    assert len(set(writers)) == expected
+    # The run's own connection writes the first half (two batches of five rows).
+    from django.db import connections
+
+    assert writers[0][1] == id(connections["default"])
+    assert _score_rows(many) == _score_rows(one)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_writer_fails_the_run_and_leaves_no_rows(
+    firm: dict[str, Party], alice: User, monkeypatch: pytest.MonkeyPatch, in_acme: None
+) -> None:
+    """The third batch (the second writer's on PostgreSQL) fails: the run fails, the
+    other writer stops, and none of the run's rows stay."""
+    insert = BulkWriter.insert
+    calls: list[int] = []
+
+    def failing_insert(writer: BulkWriter, model: Any, *args: Any, **kwargs: Any) -> None:
+        if model is CustomerScore:
+            calls.append(1)
+            if len(calls) == 3:
+                raise RuntimeError("disk full")
+        insert(writer, model, *args, **kwargs)
+
+    monkeypatch.setattr(BulkWriter, "insert", failing_insert)
+    monkeypatch.setattr(services, "WRITE_BATCH", 1)
+    with pytest.raises(RuntimeError, match="disk full"):
+        services.scoring_run_now(actor=alice, as_of=AS_OF)
+    run = ScoringRun.objects.get()
+    assert run.status == RunStatus.FAILED and "disk full" in run.message
+    assert not CustomerScore.objects.filter(run=run).exists()
+    # Five batches of one: the writers stopped at the failure (the first writer may
+    # have begun one more batch beside it), not after all five.
+    assert len(calls) <= 4
