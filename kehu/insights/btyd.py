@@ -14,6 +14,8 @@ analytic gradients; rows may carry weights (counts of identical rows).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -219,8 +221,50 @@ def _check_bgnbd_data(x: FloatArray, tx: FloatArray, T: FloatArray, w: FloatArra
         )
 
 
+# Customers per block of a BG/NBD likelihood evaluation. A block's temporaries stay in
+# the processor's caches and in memory the process already holds (a million-row
+# temporary is fresh pages each time); two threads evaluate blocks side by side, since
+# numpy and scipy's ufuncs let go of the interpreter in their loops. At a million
+# customers one evaluation took 95-110 ms whole, 47 ms in blocks, 28 ms in blocks on two
+# threads.
+_BLOCK = 1 << 17
+_THREADS = 2
+
+
 class _BGNBDObjective:
-    """Negative mean log-likelihood and its gradient in log-parameters.
+    """The likelihood of all customers, summed block by block (`_BLOCK`) in a fixed
+    order, so the result does not depend on which thread evaluated which block. Give
+    it a thread pool (`pool`) to evaluate the blocks in parallel."""
+
+    def __init__(
+        self, x: FloatArray, tx: FloatArray, T: FloatArray, w: FloatArray, pool: Any = None
+    ) -> None:
+        share = w / w.sum()
+        self.blocks = [
+            _BGNBDBlock(
+                x[i : i + _BLOCK], tx[i : i + _BLOCK], T[i : i + _BLOCK], share[i : i + _BLOCK]
+            )
+            for i in range(0, x.size, _BLOCK)
+        ]
+        self.pool = pool if len(self.blocks) > 1 else None
+
+    def terms(self, theta: FloatArray) -> tuple[float, FloatArray]:
+        if self.pool is None:
+            parts = [block.terms(theta) for block in self.blocks]
+        else:
+            parts = list(self.pool.map(lambda block: block.terms(theta), self.blocks))
+        ll = float(sum(part[0] for part in parts))
+        grad: FloatArray = np.sum([part[1] for part in parts], axis=0)
+        return ll, grad
+
+    def __call__(self, theta: FloatArray) -> tuple[float, FloatArray]:
+        ll, grad = self.terms(theta)
+        return -ll, -grad
+
+
+class _BGNBDBlock:
+    """Negative mean log-likelihood and its gradient in log-parameters, for the
+    customers of one block (`w`: each one's share of all customers' weight).
 
     Terms that depend only on the frequency are computed once per distinct frequency and
     gathered, which keeps a million-row evaluation to a few vector operations.
@@ -228,7 +272,7 @@ class _BGNBDObjective:
 
     def __init__(self, x: FloatArray, tx: FloatArray, T: FloatArray, w: FloatArray) -> None:
         self.ux, self.ix = np.unique(x, return_inverse=True)
-        self.tx, self.T, self.w = tx, T, w / w.sum()
+        self.tx, self.T, self.w = tx, T, w
         self.repeat = x > 0
         self.x = x
         # log(b + x − 1) is only used where x > 0; x − 1 ≥ 0 there.
@@ -257,10 +301,6 @@ class _BGNBDObjective:
         d_b = d_b - s4 / (b + self.x_minus_1)
         grad = np.array([_dot(w, d_r) * r, _dot(w, d_alpha) * alpha, _dot(w, d_a) * a])
         return _dot(w, ll), np.r_[grad, _dot(w, d_b) * b]
-
-    def __call__(self, theta: FloatArray) -> tuple[float, FloatArray]:
-        ll, grad = self.terms(theta)
-        return -ll, -grad
 
 
 def _dot(weights: FloatArray, values: FloatArray) -> float:
@@ -317,8 +357,9 @@ def fit_bgnbd(
     w = np.ones_like(x) if weights is None else _f64(weights)
     _check_bgnbd_data(x, tx, t_obs, w)
     scale = 10.0 / float(t_obs.max()) if t_obs.max() > 0 else 1.0
-    objective = _BGNBDObjective(x, tx * scale, t_obs * scale, w)
-    theta = _minimise(objective, np.zeros(4), [(-_LOG_BOUND, _LOG_BOUND)] * 4, "BG/NBD")
+    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+        objective = _BGNBDObjective(x, tx * scale, t_obs * scale, w, pool)
+        theta = _minimise(objective, np.zeros(4), [(-_LOG_BOUND, _LOG_BOUND)] * 4, "BG/NBD")
     r, alpha, a, b = np.exp(theta)
     alpha /= scale
     ll = _dot(w, bgnbd_log_likelihood((r, alpha, a, b), x, tx, t_obs))
@@ -415,6 +456,19 @@ def _unique_pairs(x: FloatArray, T: FloatArray) -> tuple[FloatArray, FloatArray,
     return sx[new], sT[new], inverse
 
 
+def _in_halves(compute: Callable[[slice], FloatArray], size: int, axis: int = 0) -> FloatArray:
+    """`compute` of range(size) as two halves in two threads, joined along `axis`, for an
+    elementwise computation (the closed forms' series are ufuncs that let go of the
+    interpreter); in one piece below one block (`_BLOCK`)."""
+    if size < _BLOCK:
+        return compute(slice(0, size))
+    half = size // 2
+    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+        parts = list(pool.map(compute, (slice(0, half), slice(half, size))))
+    joined: FloatArray = np.concatenate(parts, axis=axis)
+    return joined
+
+
 def bgnbd_expected_purchases(
     p: BGNBDParams,
     t: float | ArrayLike,
@@ -431,7 +485,12 @@ def bgnbd_expected_purchases(
     horizon = _f64(t)
     if horizon.ndim == 0 and x.ndim == 1 and x.size > 0:
         ux, uT, inverse = _unique_pairs(x, t_obs)
-        numerator = _expected_numerator(p.r, p.alpha, p.a, p.b, horizon + 0 * ux, ux, uT)
+        numerator = _in_halves(
+            lambda part: _expected_numerator(
+                p.r, p.alpha, p.a, p.b, horizon + 0 * ux[part], ux[part], uT[part]
+            ),
+            ux.size,
+        )
         result: FloatArray = numerator[inverse] * alive
         return result
     numerator = _expected_numerator(p.r, p.alpha, p.a, p.b, horizon, x, t_obs)
@@ -474,8 +533,12 @@ def discounted_expected_value(
         return np.zeros(x.shape)
     ux, uT, inverse = _unique_pairs(x.ravel(), t_obs.ravel())
     k = np.arange(horizon_periods + 1, dtype=np.float64)
-    cumulative = _expected_numerator(
-        bg.r, bg.alpha, bg.a, bg.b, (k * period_length)[:, None], ux[None, :], uT[None, :]
+    cumulative = _in_halves(
+        lambda part: _expected_numerator(
+            bg.r, bg.alpha, bg.a, bg.b, (k * period_length)[:, None], ux[None, part], uT[None, part]
+        ),
+        ux.size,
+        axis=1,
     )
     cumulative[0] = 0.0
     discount = (1.0 + annual_discount_rate) ** (-k[1:] / periods_per_year)

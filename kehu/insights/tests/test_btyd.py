@@ -3,6 +3,7 @@ hard data (one purchase or hundreds, returns, zero-value orders, tiny tenants)."
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -424,3 +425,73 @@ def test_the_packed_sort_and_the_argsort_order_rows_alike() -> None:
     stable = np.argsort(key, kind="stable")
     assert packed_rows.tolist() == plain_rows.tolist() == stable.tolist()
     assert packed_keys.tolist() == plain_keys.tolist() == key[stable].tolist()
+
+
+def test_bgnbd_in_blocks_on_two_threads_is_the_whole_likelihood(
+    cdnow: btyd.Summary, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks of 300 customers (eight for CDNOW), evaluated in a pool or in turn, sum
+    to the likelihood and gradient of all customers at once, and fit the same."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    x, tx, T = cdnow.frequency.astype(float), cdnow.recency, cdnow.T
+    w = np.ones(T.size)
+    theta = np.log([0.5, 3.0, 1.2, 2.0])
+    whole = btyd._BGNBDObjective(x, tx, T, w)
+    assert len(whole.blocks) == 1
+    monkeypatch.setattr(btyd, "_BLOCK", 300)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pooled = btyd._BGNBDObjective(x, tx, T, w, pool)
+        assert len(pooled.blocks) == 8 and pooled.pool is pool
+        ll, grad = pooled(theta)
+    in_turn = btyd._BGNBDObjective(x, tx, T, w)(theta)
+    assert ll == pytest.approx(whole(theta)[0], rel=1e-12)
+    assert grad == pytest.approx(whole(theta)[1], rel=1e-10)
+    assert (ll, grad.tolist()) == (in_turn[0], in_turn[1].tolist())  # same order, same sum
+    blocked = btyd.fit_bgnbd(x, tx, T)
+    monkeypatch.setattr(btyd, "_BLOCK", 1 << 17)
+    once = btyd.fit_bgnbd(x, tx, T)
+    for name in ("r", "alpha", "a", "b", "log_likelihood"):
+        assert getattr(blocked, name) == pytest.approx(getattr(once, name), rel=1e-9)
+
+
+def test_closed_forms_in_two_halves_equal_them_whole(
+    cdnow: btyd.Summary, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Expected purchases and discounted value, computed over two halves of the distinct
+    (x, T) pairs in two threads (as for a million customers), are the ones computed in
+    one piece."""
+    p = btyd.BGNBDParams(0.243, 4.414, 0.793, 2.426, 0.0, 2357)
+    x, tx, T = cdnow.frequency.astype(float), cdnow.recency, cdnow.T
+    spend = np.linspace(5.0, 80.0, T.size)
+
+    def both() -> tuple[np.ndarray, np.ndarray]:
+        expected = btyd.bgnbd_expected_purchases(p, 39.0, x, tx, T)
+        value = btyd.discounted_expected_value(
+            p,
+            x,
+            tx,
+            T,
+            spend,
+            horizon_periods=52,
+            period_length=1.0,
+            annual_discount_rate=0.1,
+            periods_per_year=52.0,
+        )
+        return expected, value
+
+    whole = both()
+    calls: list[int] = []
+    halves = btyd._in_halves
+
+    def noting(compute: Any, size: int, axis: int = 0) -> np.ndarray:
+        calls.append(size)
+        return halves(compute, size, axis)
+
+    monkeypatch.setattr(btyd, "_in_halves", noting)
+    monkeypatch.setattr(btyd, "_BLOCK", 100)
+    split = both()
+    assert len(calls) == 2 and min(calls) >= 100  # both went through two halves
+    assert split[0].tolist() == whole[0].tolist()
+    assert split[1].tolist() == whole[1].tolist()
+    assert whole[0].sum() > 0 and whole[1].sum() > 0
