@@ -680,10 +680,10 @@ def _parallel_write() -> bool:
 
 def _write_scores(run: ScoringRun, result: scoring.Result, config: scoring.Config) -> None:
     """The rows batch by batch, each made from its slice of the result's columns: the
-    columns of a million customers as Python lists would be a gigabyte. On SQLite the
-    next batch's rows are made in a second thread while the database writes this one
-    (the driver lets go of the interpreter while the database works); on PostgreSQL
-    two connections write a half each (`_parallel_write`)."""
+    columns of a million customers as Python lists would be a gigabyte. On PostgreSQL
+    two connections write a half each (`_parallel_write`). (Making SQLite's next batch
+    in a thread while it wrote this one was tried: no gain, SQLite's own work is the
+    write's cost.)"""
     tenant_id = current_tenant_id()
     overrides = selectors.overridden_stages()
     thresholds = stage_thresholds(config)
@@ -696,25 +696,22 @@ def _write_scores(run: ScoringRun, result: scoring.Result, config: scoring.Confi
         party_ids = result.customer_ids[start:stop].tolist()
         return list(_rows(run, part, party_ids, overrides, thresholds))
 
-    def write(begin: int, end: int, *, made_ahead: bool, report: bool) -> None:
+    def write(begin: int, end: int, *, report: bool) -> None:
         writer = BulkWriter(tenant_id, timezone.now())
-        with ThreadPoolExecutor(max_workers=1) as maker:
-            start = begin
-            coming = maker.submit(batch, start) if made_ahead and start < end else None
-            while start < end and not failed.is_set():
-                rows = coming.result() if coming else batch(start)
-                stop = min(start + WRITE_BATCH, end)
-                coming = maker.submit(batch, stop) if made_ahead and stop < end else None
-                with transaction.atomic():
-                    writer.insert(CustomerScore, SCORE_FIELDS, rows, prepared=True)
-                del rows
-                if report:
-                    _progress(run, 50 + int(49 * (stop - begin) / (end - begin)))
-                start = stop
+        start = begin
+        while start < end and not failed.is_set():
+            rows = batch(start)
+            stop = min(start + WRITE_BATCH, end)
+            with transaction.atomic():
+                writer.insert(CustomerScore, SCORE_FIELDS, rows, prepared=True)
+            del rows
+            if report:
+                _progress(run, 50 + int(49 * (stop - begin) / (end - begin)))
+            start = stop
 
     def other_half(begin: int) -> None:
         try:
-            write(begin, total, made_ahead=False, report=False)
+            write(begin, total, report=False)
         except Exception:
             failed.set()
             raise
@@ -723,14 +720,14 @@ def _write_scores(run: ScoringRun, result: scoring.Result, config: scoring.Confi
 
     with _write_cache():
         if not _parallel_write() or total <= WRITE_BATCH:
-            write(0, total, made_ahead=True, report=True)
+            write(0, total, report=True)
             return
         # Whole batches each; the half written here reports the progress.
         half = -(-total // (2 * WRITE_BATCH)) * WRITE_BATCH
         with ThreadPoolExecutor(max_workers=1) as second:
             theirs = second.submit(contextvars.copy_context().run, other_half, half)
             try:
-                write(0, half, made_ahead=False, report=True)
+                write(0, half, report=True)
             except Exception:
                 failed.set()
                 raise
