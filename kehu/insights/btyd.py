@@ -263,8 +263,8 @@ class _BGNBDObjective:
 
 
 class _BGNBDBlock:
-    """Negative mean log-likelihood and its gradient in log-parameters, for the
-    customers of one block (`w`: each one's share of all customers' weight).
+    """One block's part of the mean log-likelihood and of its gradient in
+    log-parameters (`w`: each customer's share of all customers' weight).
 
     Terms that depend only on the frequency are computed once per distinct frequency and
     gathered, which keeps a million-row evaluation to a few vector operations.
