@@ -301,6 +301,11 @@ def test_stage_reasons_are_written_as_json_of_the_rows_own_signals(
         assert isinstance(signals["had_before"], bool) and isinstance(reasons["rule"], str)
 
 
+def _score_rows(run: ScoringRun) -> list[tuple[object, ...]]:
+    fields = [f for f in services.SCORE_FIELDS if f not in ("run_id", "as_of")]
+    return list(CustomerScore.objects.filter(run=run).order_by("party_id").values_list(*fields))
+
+
 def test_rows_written_in_many_batches_equal_those_written_in_one(
     firm: dict[str, Party], alice: User, monkeypatch: pytest.MonkeyPatch, in_acme: None
 ) -> None:
@@ -312,10 +317,6 @@ def test_rows_written_in_many_batches_equal_those_written_in_one(
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA cache_size")
             return int(cursor.fetchone()[0])
-
-    def rows(run: ScoringRun) -> list[tuple[object, ...]]:
-        fields = [f for f in services.SCORE_FIELDS if f not in ("run_id", "as_of")]
-        return list(CustomerScore.objects.filter(run=run).order_by("party_id").values_list(*fields))
 
     sqlite = connection.vendor == "sqlite"
     before = cache_size() if sqlite else None
@@ -332,16 +333,11 @@ def test_rows_written_in_many_batches_equal_those_written_in_one(
     many = services.scoring_run_now(actor=alice, as_of=AS_OF)
     assert many.status == RunStatus.DONE and many.progress == 100
     assert len(seen) == 3
-    assert len(rows(many)) == 5
-    assert rows(many) == rows(one)
+    assert len(_score_rows(many)) == 5
+    assert _score_rows(many) == _score_rows(one)
     if sqlite:
         assert seen == [-services.WRITE_CACHE_KIB] * 3
         assert cache_size() == before != -services.WRITE_CACHE_KIB
-
-
-def _score_rows(run: ScoringRun) -> list[tuple[object, ...]]:
-    fields = [f for f in services.SCORE_FIELDS if f not in ("run_id", "as_of")]
-    return list(CustomerScore.objects.filter(run=run).order_by("party_id").values_list(*fields))
 
 
 @pytest.mark.django_db(transaction=True)
