@@ -2,8 +2,9 @@
 
 import dataclasses
 import datetime
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
@@ -301,9 +302,31 @@ def test_stage_reasons_are_written_as_json_of_the_rows_own_signals(
         assert isinstance(signals["had_before"], bool) and isinstance(reasons["rule"], str)
 
 
+T = TypeVar("T")
+
+
 def _score_rows(run: ScoringRun) -> list[tuple[object, ...]]:
     fields = [f for f in services.SCORE_FIELDS if f not in ("run_id", "as_of")]
     return list(CustomerScore.objects.filter(run=run).order_by("party_id").values_list(*fields))
+
+
+def _scored_twice(
+    alice: User, monkeypatch: pytest.MonkeyPatch, note: Callable[[BulkWriter], T]
+) -> tuple[ScoringRun, ScoringRun, list[T]]:
+    """A run written in one batch, then one in batches of two customers; `note` of the
+    writer at each insert of the second run, in order."""
+    one = services.scoring_run_now(actor=alice, as_of=AS_OF)
+    noted: list[T] = []
+    insert = BulkWriter.insert
+
+    def noting_insert(writer: BulkWriter, *args: Any, **kwargs: Any) -> None:
+        noted.append(note(writer))
+        insert(writer, *args, **kwargs)
+
+    monkeypatch.setattr(BulkWriter, "insert", noting_insert)
+    monkeypatch.setattr(services, "WRITE_BATCH", 2)
+    many = services.scoring_run_now(actor=alice, as_of=AS_OF)
+    return one, many, noted
 
 
 def test_rows_written_in_many_batches_equal_those_written_in_one(
@@ -320,17 +343,9 @@ def test_rows_written_in_many_batches_equal_those_written_in_one(
 
     sqlite = connection.vendor == "sqlite"
     before = cache_size() if sqlite else None
-    one = services.scoring_run_now(actor=alice, as_of=AS_OF)
-    seen: list[int | None] = []
-    insert = BulkWriter.insert
-
-    def counting_insert(writer: BulkWriter, *args: Any, **kwargs: Any) -> None:
-        seen.append(cache_size() if sqlite else None)
-        insert(writer, *args, **kwargs)
-
-    monkeypatch.setattr(BulkWriter, "insert", counting_insert)
-    monkeypatch.setattr(services, "WRITE_BATCH", 2)
-    many = services.scoring_run_now(actor=alice, as_of=AS_OF)
+    one, many, seen = _scored_twice(
+        alice, monkeypatch, lambda writer: cache_size() if sqlite else None
+    )
     assert many.status == RunStatus.DONE and many.progress == 100
     assert len(seen) == 3
     assert len(_score_rows(many)) == 5
@@ -349,17 +364,9 @@ def test_outside_a_transaction_postgresql_writes_with_two_connections(
     are those of a run written in one batch."""
     import threading
 
-    one = services.scoring_run_now(actor=alice, as_of=AS_OF)
-    writers: list[tuple[int, int]] = []
-    insert = BulkWriter.insert
-
-    def noting_insert(writer: BulkWriter, *args: Any, **kwargs: Any) -> None:
-        writers.append((threading.get_ident(), id(writer.connection)))
-        insert(writer, *args, **kwargs)
-
-    monkeypatch.setattr(BulkWriter, "insert", noting_insert)
-    monkeypatch.setattr(services, "WRITE_BATCH", 2)
-    many = services.scoring_run_now(actor=alice, as_of=AS_OF)
+    one, many, writers = _scored_twice(
+        alice, monkeypatch, lambda writer: (threading.get_ident(), id(writer.connection))
+    )
     assert many.status == RunStatus.DONE and many.progress == 100
     assert len(writers) == 3
     expected = 2 if connection.vendor == "postgresql" else 1
