@@ -52,16 +52,38 @@ PAGES = [
     "revenue-by-channel",
     "customer-effort",
     "new-vs-existing",
+    # The deal reports (the default pipeline where the page needs one).
+    "pipeline-by-stage",
+    "win-rate-by-period",
+    "win-rate-by-rep",
+    "win-rate-by-team",
+    "win-rate-by-pipeline",
+    "lost-reasons",
+    "sales-cycle-by-period",
+    "sales-cycle-by-rep",
+    "sales-cycle-by-pipeline",
+    "sales-cycle-distribution",
+    "time-in-stage",
 ]
 API = [f"revenue?by={by}" for by in ("period", "rep", "team", "product", "region")] + [
     "customer-effort",
     "new-vs-existing",
+    "pipeline-by-stage",
+    "win-rate?by=rep",
+    "lost-reasons",
+    "sales-cycle?by=period",
+    "sales-cycle-distribution",
+    "time-in-stage",
 ]
 
 
 def endpoints() -> list[Endpoint]:
     pages = [Endpoint(slug, f"/reports/{slug}/", "admin") for slug in PAGES]
-    own = [Endpoint("revenue-by-period (sales, own)", "/reports/revenue-by-period/", "sales")]
+    own = [
+        Endpoint("revenue-by-period (sales, own)", "/reports/revenue-by-period/", "sales"),
+        Endpoint("new-vs-existing (sales, own)", "/reports/new-vs-existing/", "sales"),
+        Endpoint("win-rate-by-period (sales, own)", "/reports/win-rate-by-period/", "sales"),
+    ]
     api = [Endpoint(f"api {path}", f"/api/v1/reports/{path}", "token") for path in API]
     return pages + own + api
 

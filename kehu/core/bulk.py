@@ -15,9 +15,12 @@ import contextlib
 import datetime
 import gc
 import json
+import os
 import sqlite3
+import threading
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, cast
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
@@ -102,6 +105,99 @@ def fewer_checkpoints(using: str = DEFAULT_DB_ALIAS) -> contextlib.AbstractConte
     batch touches again (index pages) once instead of once a batch. The log grows to
     ~64 MB before it is copied back and reused. Nothing on PostgreSQL."""
     return sqlite_pragma("wal_autocheckpoint", BULK_WAL_AUTOCHECKPOINT, connections[using])
+
+
+class _Checkpointer:
+    """One thread per process and SQLite file that copies the write-ahead log into the
+    database (`PRAGMA wal_checkpoint(PASSIVE)`) when a bulk writer asks it to, on a
+    connection of its own.
+
+    A checkpoint is mostly waiting on the disk (copying pages, two fsyncs): ~150 ms after
+    each 1,000-order batch, which SQLite's automatic checkpoint made the committing
+    request wait for. Here the request answers at once and the copy runs beside the next
+    batch's checks. A passive checkpoint takes no lock that writers or readers wait on;
+    what it cannot copy yet (frames a reader still needs) the next one copies. Requests
+    coming while one runs are merged into one more run after it.
+
+    The log is only reused from its start when a writer finds it copied in full, which
+    batches following each other closely may not leave time for; so once the file is
+    over WAL_LIMIT bytes the thread also truncates it (`TRUNCATE`: it waits for the
+    writer of the moment, copies what is left, and empties the file)."""
+
+    WAL_LIMIT = 256 * 2**20
+
+    _lock = threading.Lock()
+    _running: dict[tuple[int, str], "_Checkpointer"] = {}
+
+    def __init__(self, path: str):
+        self.path = path
+        self.wanted = threading.Event()
+        self.runs = 0  # checkpoints done, for whoever waits on `ran`
+        self.ran = threading.Condition()
+        thread = threading.Thread(target=self._loop, name="kehu-wal-checkpoint", daemon=True)
+        thread.start()
+
+    @classmethod
+    def of(cls, path: str) -> "_Checkpointer":
+        key = (os.getpid(), path)  # a forked worker starts its own
+        with cls._lock:
+            running = cls._running.get(key)
+            if running is None:
+                running = cls._running[key] = cls(path)
+            return running
+
+    def _loop(self) -> None:
+        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        while True:
+            self.wanted.wait()
+            self.wanted.clear()
+            # A failed checkpoint loses nothing (the log still holds every page); the next
+            # request, or SQLite's own automatic checkpoint, copies them.
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                if self._log_size() > self.WAL_LIMIT:
+                    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            with self.ran:
+                self.runs += 1
+                self.ran.notify_all()
+
+    def wait(self, runs: int, timeout: float) -> bool:
+        """Whether `runs` checkpoints are done within `timeout` seconds."""
+        with self.ran:
+            return self.ran.wait_for(lambda: self.runs >= runs, timeout)
+
+    def _log_size(self) -> int:
+        try:
+            return Path(f"{self.path}-wal").stat().st_size
+        except OSError:
+            return 0
+
+
+def _wal_file(connection: Any) -> str | None:
+    """The database file of an SQLite connection in WAL mode, else None (in memory)."""
+    if connection.vendor != "sqlite":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode")
+        mode = cursor.fetchone()[0]
+        cursor.execute("PRAGMA database_list")
+        path = next((row[2] for row in cursor.fetchall() if row[1] == "main"), "")
+    return path if mode == "wal" and path else None
+
+
+@contextlib.contextmanager
+def checkpoint_after(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """On SQLite, the block's commit checkpoints nothing itself: once it commits, the
+    process's checkpoint thread copies the log into the database beside what comes next.
+    Use it around one bulk transaction (an order batch). Nothing on PostgreSQL."""
+    connection = connections[using]
+    path = _wal_file(connection)
+    if path is None:
+        yield
+        return
+    with sqlite_pragma("wal_autocheckpoint", 0, connection):
+        yield
+    _Checkpointer.of(path).wanted.set()
 
 
 class BulkWriter:

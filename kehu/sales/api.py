@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Query, Router
 
-from kehu.core.bulk import collector_paused
+from kehu.core.bulk import checkpoint_after, collector_paused
 from kehu.core.pagination import Page, page_of
 from kehu.parties.selectors import capped_count, get_party_for_user
 from kehu.sales import imports, selectors, services
@@ -289,7 +289,7 @@ def import_orders(request: HttpRequest, payload: ImportIn) -> HttpResponse:
         return replayed
     with collector_paused():
         checked = imports.orders_check(actor=user, rows=payload.orders)
-        with transaction.atomic():
+        with checkpoint_after(), transaction.atomic():
             # Built from plain values (ints and strings), so it is kept and answered as it
             # is: validating thousands of rows against ImportOut again cost a tenth of a
             # batch.

@@ -2,6 +2,7 @@
 that its row-by-row insert writes, in the order asked for."""
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -109,3 +110,98 @@ def test_groups_are_expanded_in_key_order(
     expected = sorted((key, pk, acme.pk) for pk, keys in groups for key in keys)
     assert written == expected
     assert writer.rows[SearchKey._meta.label] == len(expected)
+
+
+def _wal_database(path: str) -> Any:
+    """A raw SQLite connection to a new file in WAL mode that never checkpoints itself."""
+    import sqlite3
+
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA wal_autocheckpoint=0")
+    db.execute("CREATE TABLE t (x TEXT)")
+    return db
+
+
+def _fill(db: Any, rows: int = 2000) -> None:
+    db.execute("BEGIN")
+    db.executemany("INSERT INTO t VALUES (?)", [("行" * 200,) for _ in range(rows)])
+    db.execute("COMMIT")
+
+
+def test_the_checkpoint_thread_copies_the_log_into_the_database(tmp_path: Any) -> None:
+    """What a writer logged reaches the database file once the thread is asked, on the
+    thread's own connection; the writer's connection stays open and untouched."""
+    path = str(tmp_path / "wal.sqlite3")
+    db = _wal_database(path)
+    _fill(db)
+    before = Path(path).stat().st_size
+    assert Path(f"{path}-wal").stat().st_size > 1_000_000  # ~1.2 MB logged, nothing copied
+
+    checkpointer = bulk._Checkpointer.of(path)
+    assert bulk._Checkpointer.of(path) is checkpointer  # one per process and file
+    checkpointer.wanted.set()
+    assert checkpointer.wait(1, timeout=10)
+    assert Path(path).stat().st_size > before + 1_000_000
+    # Everything was copied: a checkpoint now has no frame left to copy.
+    busy, logged, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert (busy, copied) == (0, logged)
+    assert db.execute("SELECT count(*) FROM t").fetchone() == (2000,)
+    db.close()
+
+
+def test_the_checkpoint_thread_empties_a_log_over_its_limit(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = str(tmp_path / "big-wal.sqlite3")
+    db = _wal_database(path)
+    checkpointer = bulk._Checkpointer.of(path)
+    _fill(db)
+    checkpointer.wanted.set()
+    assert checkpointer.wait(1, timeout=10)
+    kept = Path(f"{path}-wal").stat().st_size
+    assert kept > 1_000_000  # copied, but under the limit the file is kept for reuse
+
+    monkeypatch.setattr(bulk._Checkpointer, "WAL_LIMIT", 1_000_000)
+    _fill(db)
+    checkpointer.wanted.set()
+    assert checkpointer.wait(2, timeout=10)
+    assert Path(f"{path}-wal").stat().st_size == 0
+    assert db.execute("SELECT count(*) FROM t").fetchone() == (4000,)
+    db.close()
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="a setting of SQLite's log")
+def test_checkpoint_after_leaves_the_commit_to_the_thread(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inside the block the connection checkpoints nothing itself; after it, the setting
+    is back and the file's checkpoint thread has been asked."""
+
+    def setting() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_autocheckpoint")
+            return int(cursor.fetchone()[0])
+
+    path = str(tmp_path / "asked.sqlite3")
+    _wal_database(path).close()
+    # The suite's database lives in memory (no log): stand a file's in for it.
+    monkeypatch.setattr(bulk, "_wal_file", lambda _connection: path)
+    before = setting()
+    with bulk.checkpoint_after():
+        inside = setting()
+    assert (before, inside, setting()) == (before, 0, before) and before > 0
+    assert bulk._Checkpointer.of(path).wait(1, timeout=10)
+
+
+@pytest.mark.django_db
+def test_checkpoint_after_does_nothing_without_a_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite's SQLite database is in memory, PostgreSQL has no such log: no thread."""
+    started: list[str] = []
+    monkeypatch.setattr(
+        bulk._Checkpointer, "of", classmethod(lambda cls, path: started.append(path))
+    )
+    with bulk.checkpoint_after():
+        pass
+    assert bulk._wal_file(connection) is None and started == []

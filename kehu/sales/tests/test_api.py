@@ -431,3 +431,37 @@ def test_export_pages_through_every_order_by_cursor(
     assert list(field_errors(client.get("/api/v1/orders/export?cursor=@@"))) == ["cursor"]
     with django_assert_num_queries(3):  # the token, the orders, their lines
         client.get("/api/v1/orders/export?limit=50")
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="a setting of SQLite's log")
+def test_a_batch_commits_without_checkpointing_and_the_thread_is_asked(
+    catalogue: dict[str, Any], alice: User, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite a batch's commit leaves the copying of the log to the process's
+    checkpoint thread (kehu.core.bulk.checkpoint_after); the connection's own setting is
+    back for what follows."""
+    import sqlite3
+
+    from kehu.core import bulk
+    from kehu.sales import imports
+
+    def setting() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_autocheckpoint")
+            return int(cursor.fetchone()[0])
+
+    path = str(tmp_path / "orders.sqlite3")
+    sqlite3.connect(path).execute("PRAGMA journal_mode=WAL").fetchall()
+    monkeypatch.setattr(bulk, "_wal_file", lambda _connection: path)
+    seen: list[int] = []
+    original = imports.orders_write
+
+    def spy(checked: Any) -> Any:
+        seen.append(setting())
+        return original(checked)
+
+    monkeypatch.setattr(imports, "orders_write", spy)
+    before = setting()
+    assert post(api_client(alice), "/orders/bulk", batch(catalogue, 3)).status_code == 200
+    assert (seen, setting()) == ([0], before) and before > 0
+    assert bulk._Checkpointer.of(path).wait(1, timeout=10)
