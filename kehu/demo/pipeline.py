@@ -41,6 +41,7 @@ from kehu.sales.models import (
     StageKind,
     StageMove,
     StageTotal,
+    cycle_days_of,
 )
 from kehu.sales.stage_totals import stage_totals_rebuild
 from kehu.tenancy.models import Role, Team, User
@@ -90,6 +91,9 @@ DISQUALIFY = ("空号", "同行询价", "预算太低", "重复提交", "不在�
 NEXT_STEPS = ("发送报价单", "安排产品演示", "约见采购负责人", "提交合同初稿", "现场考察")
 DAY = datetime.timedelta(days=1)
 MOBILE_PREFIXES = ("135", "136", "137", "138", "139", "150", "151", "158", "186", "188")
+
+
+Move = tuple[Stage | None, Stage, datetime.datetime, datetime.datetime | None]
 
 
 @dataclass(frozen=True)
@@ -168,7 +172,8 @@ class _Deals:
         self, world: World, now: datetime.datetime, rng: Random, reasons: list[LostReason]
     ) -> None:
         self.world, self.now, self.rng, self.reasons = world, now, rng, reasons
-        self.moves: list[tuple[int, list[tuple[Stage | None, Stage, datetime.datetime]]]] = []
+        # Per deal: (from, to, when, when it entered `from`) for each of its moves.
+        self.moves: list[tuple[int, list[Move]]] = []
         self.lines: list[tuple[int, list[OpportunityLine]]] = []
 
     def write(self, pipelines: list[Pipeline], n: int) -> list[Opportunity]:
@@ -189,9 +194,10 @@ class _Deals:
                 to_stage=b,
                 moved_by_id=made[i].owner_id,
                 moved_at=t,
+                stayed_seconds=None if before is None else (t - before).total_seconds(),
             )
             for i, path in self.moves
-            for a, b, t in path
+            for a, b, t, before in path
         )
         for i, lines in self.lines:
             for line in lines:
@@ -234,7 +240,8 @@ class _Deals:
         )
         deal.created_at = created
         self._fill(deal, i, path, moments)
-        self.moves.append((i, list(zip([None, *path[:-1]], path, moments, strict=True))))
+        entered: list[datetime.datetime | None] = [None, *moments[:-1]]
+        self.moves.append((i, list(zip([None, *path[:-1]], path, moments, entered, strict=True))))
         return deal
 
     def _fill(
@@ -253,6 +260,7 @@ class _Deals:
         final = path[-1]
         if not final.is_open:
             deal.closed_on = moments[-1].date()
+            deal.cycle_days = cycle_days_of(deal.created_at, deal.closed_on)
             deal.expected_close_date = deal.expected_close_date or deal.closed_on
         if final.kind == StageKind.LOST:
             deal.lost_reason = rng.choice(self.reasons)

@@ -407,10 +407,10 @@ def stage_time_cells(row: pipeline.StageTime) -> dict[str, Cell]:
     return {
         "key": row.stage.pk,
         "label": row.stage.name,
-        "stays": len(row.stays),
+        "stays": row.stays,
         "median_days": row.median_days,
         "mean_days": row.mean_days,
-        "current": len(row.current),
+        "current": row.current,
         "current_mean_days": row.current_mean_days,
     }
 

@@ -3,8 +3,9 @@
 import datetime
 
 from django.db import models
-from django.db.models.functions import TruncMonth, TruncQuarter, TruncYear
 from django.utils.translation import gettext_lazy as _
+
+from kehu.core.isodates import MonthStart, QuarterStart, YearStart
 
 
 class Period(models.TextChoices):
@@ -20,7 +21,8 @@ class Preset(models.TextChoices):
     CUSTOM = "custom", _("自定义")
 
 
-TRUNC = {Period.MONTH: TruncMonth, Period.QUARTER: TruncQuarter, Period.YEAR: TruncYear}
+# The start of a date's period (native on SQLite too: kehu.core.isodates).
+TRUNC = {Period.MONTH: MonthStart, Period.QUARTER: QuarterStart, Period.YEAR: YearStart}
 # A report spans at most this long: a wider range is a different question (and query).
 MAX_DAYS = 366 * 10
 

@@ -8,26 +8,27 @@ deal counts in the period of its close date (`closed_on`), an open one as it sta
 today. Amounts are CNY; deals in other currencies count in the numbers of deals but not
 in the amounts (each row says how many there are).
 
-Win rate and cycle length read the closed deals of the range in one query and group them
-here: a firm closes thousands of deals a year, not millions, and medians need the values.
+Win rate, lost reasons and cycle length group the closed deals of the range in the
+database (by group, outcome and cycle days: medians come from the counts), on an index
+that holds every column they read.
 """
 
 import datetime
 import statistics
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Avg, Count, FloatField, Func, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kehu.reports.periods import period_label, period_start, period_starts
+from kehu.reports.periods import TRUNC, Period, period_label, period_starts
 from kehu.reports.selectors import REPORT_CURRENCY, ReportFilters, sees_firm, share
-from kehu.sales.models import Opportunity, Pipeline, Stage, StageKind, StageMove
-from kehu.sales.pipeline_selectors import opportunities_visible_to
+from kehu.sales.models import LostReason, Opportunity, Pipeline, Stage, StageKind, StageMove
+from kehu.sales.pipeline_selectors import deleted_parties, opportunities_visible_to
 from kehu.sales.pipeline_services import weighted
 from kehu.tenancy.models import TeamMembership, User
 
@@ -37,25 +38,31 @@ DAY_SECONDS = 86400
 
 
 def deals_in_scope(user: User, filters: ReportFilters) -> QuerySet[Opportunity]:
-    """The deals `user` may report on, by the rep, team and pipeline filters."""
+    """The deals `user` may report on, by the rep, team and pipeline filters (deleted
+    parties' deals and the team's members as `IN` sets, not joins to every deal)."""
     if sees_firm(user):
-        deals = Opportunity.objects.filter(party__deleted_at__isnull=True)
+        deals = Opportunity.objects.exclude(party_id__in=deleted_parties().values("pk"))
     else:
         deals = opportunities_visible_to(user)
     if filters.owner_id:
         deals = deals.filter(owner_id=filters.owner_id)
     if filters.team_id:
-        deals = deals.filter(owner__team_memberships__team_id=filters.team_id)
+        members = TeamMembership.objects.filter(team_id=filters.team_id).values("user_id")
+        deals = deals.filter(owner_id__in=members)
     if filters.pipeline_id:
         deals = deals.filter(pipeline_id=filters.pipeline_id)
     return deals
 
 
-def closed_in_range(user: User, filters: ReportFilters) -> QuerySet[Opportunity]:
+def closed_in_range(
+    user: User, filters: ReportFilters, stages: Iterable[int] | None = None
+) -> QuerySet[Opportunity]:
+    """The won and lost deals closed in the range (`stages`: the won and lost stages'
+    ids, when the caller has them)."""
+    if stages is None:
+        stages = _closed_stages()
     return deals_in_scope(user, filters).filter(
-        stage__kind__in=[StageKind.WON, StageKind.LOST],
-        closed_on__gte=filters.since,
-        closed_on__lte=filters.until,
+        stage_id__in=list(stages), closed_on__gte=filters.since, closed_on__lte=filters.until
     )
 
 
@@ -110,97 +117,75 @@ class StageReport:
 def pipeline_by_stage(user: User, filters: ReportFilters) -> StageReport:
     """Each stage of the pipeline in order: its open deals today (number, amount, amount
     × the stage's probability); the won and lost stages: the deals closed in the range.
-    Three queries: the pipeline, its stages, the deals grouped by stage and currency."""
+    Four queries: the pipeline, its stages, the deals grouped by stage and currency
+    (the open ones, and the closed ones)."""
     pipeline = report_pipeline(filters)
     if pipeline is None:
         return StageReport(None, [])
     rows = {s.pk: StageRow(s) for s in Stage.objects.filter(pipeline=pipeline).order_by("position")}
     scoped = deals_in_scope(user, filters).filter(pipeline=pipeline)
-    deals = scoped.filter(
-        Q(stage__kind=StageKind.OPEN)
-        | Q(closed_on__gte=filters.since, closed_on__lte=filters.until)
+    # Two reads, each on an index that holds what it groups (an OR of the two read
+    # every deal of the pipeline): the open stages', and the closed ones' in the range.
+    opened = scoped.filter(stage_id__in=[pk for pk, row in rows.items() if row.stage.is_open])
+    closed = scoped.filter(
+        stage_id__in=[pk for pk, row in rows.items() if not row.stage.is_open],
+        closed_on__gte=filters.since,
+        closed_on__lte=filters.until,
     )
-    grouped = deals.values("stage_id", "currency").annotate(n=Count("pk"), amount=Sum("amount"))
-    for found in grouped.order_by():
-        row = rows[found["stage_id"]]
-        row.deals += found["n"]
-        if found["currency"] != REPORT_CURRENCY:
-            row.other_currency += found["n"]
-            continue
-        row.amount = _money(found["amount"])
-        row.weighted = weighted(row.amount, row.stage.probability)
+    for deals in (opened, closed):
+        grouped = deals.values("stage_id", "currency").annotate(n=Count("pk"), amount=Sum("amount"))
+        for found in grouped.order_by():
+            row = rows[found["stage_id"]]
+            row.deals += found["n"]
+            if found["currency"] != REPORT_CURRENCY:
+                row.other_currency += found["n"]
+                continue
+            row.amount = _money(found["amount"])
+            row.weighted = weighted(row.amount, row.stage.probability)
     return StageReport(pipeline, list(rows.values()))
 
 
 # --- closed deals: win rate, lost reasons, cycle length ---------------------------------
 
 
-@dataclass(frozen=True)
-class ClosedDeal:
-    won: bool
-    amount: Decimal | None  # CNY only; None for another currency or no amount
-    closed_on: datetime.date
-    cycle_days: int  # from the day the deal was created to the day it closed
-    owner_id: int
-    owner: str
-    pipeline_id: int
-    pipeline: str
-    lost_reason_id: int | None
-    lost_reason: str
-
-
-def closed_deals(user: User, filters: ReportFilters) -> list[ClosedDeal]:
-    """The won and lost deals closed in the range: one query."""
-    found = closed_in_range(user, filters).values_list(
-        "stage__kind",
-        "amount",
-        "currency",
-        "created_at",
-        "closed_on",
-        "owner_id",
-        "owner__display_name",
-        "owner__username",
-        "pipeline_id",
-        "pipeline__name",
-        "lost_reason_id",
-        "lost_reason__name",
-    )
-    deals = []
-    for row in found:
-        kind, amount, currency, created, closed, owner_id, name, username = row[:8]
-        pipeline_id, pipeline_name, reason_id, reason = row[8:]
-        assert closed is not None  # filtered on
-        cny = amount is not None and currency == REPORT_CURRENCY
-        deals.append(
-            ClosedDeal(
-                kind == StageKind.WON,
-                _money(amount) if cny else None,
-                closed,
-                max((closed - timezone.localdate(created)).days, 0),
-                owner_id,
-                name or username,
-                pipeline_id,
-                pipeline_name,
-                reason_id,
-                reason or "",
-            )
-        )
-    return deals
-
-
 # A group of closed deals: its key (a period start, a rep, team or pipeline id) and label.
 Group = tuple[str | int | None, str]
 
 
-def _teams(deals: Sequence[ClosedDeal]) -> dict[int, list[Group]]:
-    owners = {d.owner_id for d in deals}
-    teams: dict[int, list[Group]] = defaultdict(list)
-    memberships = TeamMembership.objects.filter(user_id__in=owners).values_list(
-        "user_id", "team_id", "team__name"
-    )
-    for user_id, team_id, name in memberships.order_by("team__name"):
-        teams[user_id].append((team_id, name))
-    return teams
+@dataclass
+class Tally:
+    """Closed deals counted together: how many were won and lost, their CNY amounts, and
+    how many of each took how many days from creation to close (the sales cycle)."""
+
+    won: int = 0
+    lost: int = 0
+    won_amount: Decimal = ZERO
+    lost_amount: Decimal = ZERO
+    won_days: Counter[int] = field(default_factory=Counter)
+    lost_days: Counter[int] = field(default_factory=Counter)
+
+    def add(self, won: bool, n: int, amount: Decimal, cycle: int | None) -> None:
+        if won:
+            self.won += n
+            self.won_amount += amount
+            self.won_days[cycle or 0] += n
+        else:
+            self.lost += n
+            self.lost_amount += amount
+            self.lost_days[cycle or 0] += n
+
+    def __iadd__(self, other: "Tally") -> "Tally":
+        self.won += other.won
+        self.lost += other.lost
+        self.won_amount += other.won_amount
+        self.lost_amount += other.lost_amount
+        self.won_days += other.won_days
+        self.lost_days += other.lost_days
+        return self
+
+    @property
+    def all_days(self) -> Counter[int]:
+        return self.won_days + self.lost_days
 
 
 class By:
@@ -212,33 +197,94 @@ class By:
     PIPELINE = "pipeline"
 
 
-def grouped(
-    deals: Sequence[ClosedDeal], filters: ReportFilters, by: str
-) -> list[tuple[Group, list[ClosedDeal]]]:
-    """The deals in groups: every period of the range in order (empty ones too); reps,
-    teams (a rep in two teams counts in both; no team: 未分配团队) or pipelines by name."""
-    groups: dict[Group, list[ClosedDeal]] = defaultdict(list)
+def _closed_stages() -> dict[int, bool]:
+    """The firm's won and lost stages: {stage id: won}."""
+    stages = Stage.objects.filter(kind__in=[StageKind.WON, StageKind.LOST])
+    return {pk: kind == StageKind.WON for pk, kind in stages.values_list("pk", "kind")}
+
+
+def _tallies(
+    user: User, filters: ReportFilters, key: str, *, cycles: bool = False, **annotations: Any
+) -> dict[Any, Tally]:
+    """The deals closed in the range, one tally per value of `key`: one GROUP BY in the
+    database, read from the closed-deal index (a firm closes tens of thousands of deals
+    a year; reading each into Python cost seconds). With `cycles`, by cycle days too,
+    and without the amounts (the cycle reports show none)."""
+    stages = _closed_stages()
+    deals = closed_in_range(user, filters, stages)
+    keys = [key, "stage_id", *(["cycle_days"] if cycles else [])]
+    sums: dict[str, Any] = {"n": Count("pk")}
+    if not cycles:
+        sums["amount"] = Sum("amount", filter=Q(currency=REPORT_CURRENCY))
+    rows = deals.annotate(**annotations).values(*keys).annotate(**sums).order_by()
+    tallies: dict[Any, Tally] = defaultdict(Tally)
+    for row in rows:
+        amount = _money(row.get("amount"))
+        tallies[row[key]].add(stages[row["stage_id"]], row["n"], amount, row.get("cycle_days"))
+    return tallies
+
+
+def _sum(tallies: Iterable[Tally]) -> Tally:
+    total = Tally()
+    for tally in tallies:
+        total += tally
+    return total
+
+
+def grouped_tallies(
+    user: User, filters: ReportFilters, by: str, *, cycles: bool = False
+) -> tuple[list[tuple[Group, Tally]], Tally]:
+    """The closed deals in groups, and all of them together: every period of the range
+    in order (empty ones too); reps, teams (a rep in two teams counts in both; no team:
+    未分配团队) or pipelines by name. Two queries: the tallies and the groups' names."""
     if by == By.PERIOD:
         period = filters.period
-        starts = period_starts(filters.since, filters.until, period)
-        groups = {(s.isoformat(), period_label(s, period)): [] for s in starts}
-        for deal in deals:
-            start = period_start(deal.closed_on, period)
-            groups[(start.isoformat(), period_label(start, period))].append(deal)
-        return list(groups.items())
-    teams = _teams(deals) if by == By.TEAM else {}
-    for deal in deals:
-        for key in _keys(deal, by, teams):
-            groups[key].append(deal)
-    return sorted(groups.items(), key=lambda item: item[0][1])
-
-
-def _keys(deal: ClosedDeal, by: str, teams: dict[int, list[Group]]) -> list[Group]:
-    if by == By.REP:
-        return [(deal.owner_id, deal.owner)]
+        found = _tallies(
+            user, filters, "start", cycles=cycles, start=TRUNC[Period(period)]("closed_on")
+        )
+        by_start = {_as_date(start): tally for start, tally in found.items()}
+        rows: list[tuple[Group, Tally]] = [
+            ((start.isoformat(), period_label(start, period)), by_start.get(start, Tally()))
+            for start in period_starts(filters.since, filters.until, period)
+        ]
+        return rows, _sum(found.values())
     if by == By.PIPELINE:
-        return [(deal.pipeline_id, deal.pipeline)]
-    return teams.get(deal.owner_id) or [(None, _("未分配团队"))]
+        found = _tallies(user, filters, "pipeline_id", cycles=cycles)
+        names = dict(Pipeline.objects.filter(pk__in=list(found)).values_list("pk", "name"))
+        groups = [((pk, names[pk]), tally) for pk, tally in found.items()]
+        return sorted(groups, key=lambda g: g[0][1]), _sum(found.values())
+    found = _tallies(user, filters, "owner_id", cycles=cycles)
+    total = _sum(found.values())
+    if by == By.REP:
+        owners = User.objects.filter(pk__in=list(found))
+        names = {
+            pk: name or username
+            for pk, name, username in owners.values_list("pk", "display_name", "username")
+        }
+        groups = [((pk, names[pk]), tally) for pk, tally in found.items()]
+        return sorted(groups, key=lambda g: g[0][1]), total
+    teams = _teams(found)
+    by_team: dict[Group, Tally] = defaultdict(Tally)
+    for owner_id, tally in found.items():
+        for team in teams.get(owner_id) or [(None, _("未分配团队"))]:
+            by_team[team] += tally
+    return sorted(by_team.items(), key=lambda g: g[0][1]), total
+
+
+def _teams(owners: Iterable[int]) -> dict[int, list[Group]]:
+    teams: dict[int, list[Group]] = defaultdict(list)
+    memberships = TeamMembership.objects.filter(user_id__in=list(owners)).values_list(
+        "user_id", "team_id", "team__name"
+    )
+    for user_id, team_id, name in memberships.order_by("team__name"):
+        teams[user_id].append((team_id, name))
+    return teams
+
+
+def _as_date(value: datetime.date | datetime.datetime | str) -> datetime.date:
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    return value if isinstance(value, datetime.date) else datetime.date.fromisoformat(value)
 
 
 @dataclass(frozen=True)
@@ -260,18 +306,8 @@ class WinRate:
         return share(Decimal(self.won), Decimal(self.closed))
 
 
-def win_rate_of(group: Group, deals: Iterable[ClosedDeal]) -> WinRate:
-    deals = list(deals)
-    won = [d for d in deals if d.won]
-    lost = [d for d in deals if not d.won]
-    return WinRate(
-        group[0],
-        group[1],
-        len(won),
-        len(lost),
-        sum((d.amount or ZERO for d in won), ZERO),
-        sum((d.amount or ZERO for d in lost), ZERO),
-    )
+def win_rate_of(group: Group, tally: Tally) -> WinRate:
+    return WinRate(group[0], group[1], tally.won, tally.lost, tally.won_amount, tally.lost_amount)
 
 
 @dataclass
@@ -281,9 +317,9 @@ class GroupedReport(Generic[T]):
 
 
 def win_rate(user: User, filters: ReportFilters, by: str) -> GroupedReport[WinRate]:
-    deals = closed_deals(user, filters)
-    rows = [win_rate_of(group, members) for group, members in grouped(deals, filters, by)]
-    return GroupedReport(rows, win_rate_of((None, _("合计")), deals))
+    groups, total = grouped_tallies(user, filters, by)
+    rows = [win_rate_of(group, tally) for group, tally in groups]
+    return GroupedReport(rows, win_rate_of((None, _("合计")), total))
 
 
 @dataclass(frozen=True)
@@ -298,22 +334,23 @@ class LostReasonRow:
 def lost_reasons(user: User, filters: ReportFilters) -> GroupedReport[LostReasonRow]:
     """The lost deals of the range by reason, most frequent first; a deal lost with a
     written reason only (a firm with no reasons set up) is under 其他."""
-    lost = [d for d in closed_deals(user, filters) if not d.won]
-    groups: dict[Group, list[ClosedDeal]] = defaultdict(list)
-    for deal in lost:
-        groups[(deal.lost_reason_id, deal.lost_reason or _("其他"))].append(deal)
+    found = _tallies(user, filters, "lost_reason_id")
+    names = dict(LostReason.objects.filter(pk__in=list(found)).values_list("pk", "name"))
+    lost = sum(tally.lost for tally in found.values())
 
-    def row(group: Group, deals: list[ClosedDeal]) -> LostReasonRow:
-        amount = sum((d.amount or ZERO for d in deals), ZERO)
-        key = group[0] if isinstance(group[0], int) else None
-        return LostReasonRow(
-            key, group[1], len(deals), share(Decimal(len(deals)), Decimal(len(lost))), amount
-        )
+    def row(key: int | None, label: str, deals: int, amount: Decimal) -> LostReasonRow:
+        return LostReasonRow(key, label, deals, share(Decimal(deals), Decimal(lost)), amount)
 
     rows = sorted(
-        (row(g, members) for g, members in groups.items()), key=lambda r: (-r.deals, r.label)
+        (
+            row(pk, names.get(pk) or _("其他") if pk else _("其他"), t.lost, t.lost_amount)
+            for pk, t in found.items()
+            if t.lost
+        ),
+        key=lambda r: (-r.deals, r.label),
     )
-    return GroupedReport(rows, row((None, _("合计")), lost))
+    amount = sum((tally.lost_amount for tally in found.values()), ZERO)
+    return GroupedReport(rows, row(None, _("合计"), lost, amount))
 
 
 @dataclass(frozen=True)
@@ -328,30 +365,49 @@ class Cycle:
     lost_median_days: Decimal | None
 
 
-def _median(values: Sequence[int]) -> Decimal | None:
-    return days(statistics.median(values)) if values else None
+def _median(counts: Counter[int]) -> Decimal | None:
+    """The median of the values counted (`statistics.median` of them, from the counts)."""
+    n = sum(counts.values())
+    if not n:
+        return None
+    ordered = sorted(counts.items())
+
+    def nth(k: int) -> int:  # the k-th value, from 0
+        seen = 0
+        for value, count in ordered:
+            seen += count
+            if k < seen:
+                return value
+        raise IndexError(k)
+
+    middle = nth(n // 2)
+    return days(middle if n % 2 else (nth(n // 2 - 1) + middle) / 2)
 
 
-def cycle_of(group: Group, deals: Iterable[ClosedDeal]) -> Cycle:
-    deals = list(deals)
-    all_days = [d.cycle_days for d in deals]
+def _mean(counts: Counter[int]) -> Decimal | None:
+    n = sum(counts.values())
+    return days(sum(value * count for value, count in counts.items()) / n) if n else None
+
+
+def cycle_of(group: Group, tally: Tally) -> Cycle:
+    all_days = tally.all_days
     return Cycle(
         group[0],
         group[1],
-        len(deals),
-        sum(1 for d in deals if d.won),
+        tally.won + tally.lost,
+        tally.won,
         _median(all_days),
-        days(statistics.mean(all_days)) if all_days else None,
-        _median([d.cycle_days for d in deals if d.won]),
-        _median([d.cycle_days for d in deals if not d.won]),
+        _mean(all_days),
+        _median(tally.won_days),
+        _median(tally.lost_days),
     )
 
 
 def sales_cycle(user: User, filters: ReportFilters, by: str) -> GroupedReport[Cycle]:
     """Days from a deal's creation to its close (won or lost), median and mean."""
-    deals = closed_deals(user, filters)
-    rows = [cycle_of(group, members) for group, members in grouped(deals, filters, by)]
-    return GroupedReport(rows, cycle_of((None, _("合计")), deals))
+    groups, total = grouped_tallies(user, filters, by, cycles=True)
+    rows = [cycle_of(group, tally) for group, tally in groups]
+    return GroupedReport(rows, cycle_of((None, _("合计")), total))
 
 
 # Upper bounds (days, included) of the distribution's buckets; the last is open-ended.
@@ -374,16 +430,15 @@ class Bucket:
 
 def cycle_distribution(user: User, filters: ReportFilters) -> list[Bucket]:
     """How many deals closed (won, lost) after 0–7 days, 8–14, … , over a year."""
-    deals = closed_deals(user, filters)
+    total = _sum(_tallies(user, filters, "pipeline_id", cycles=True).values())
     buckets = []
     low = 0
     for high in (*CYCLE_BUCKETS, None):
-        inside = [
-            d for d in deals if d.cycle_days >= low and (high is None or d.cycle_days <= high)
-        ]
-        buckets.append(
-            Bucket(low, high, sum(d.won for d in inside), sum(not d.won for d in inside))
-        )
+
+        def inside(counts: Counter[int], low: int = low, high: int | None = high) -> int:
+            return sum(n for d, n in counts.items() if d >= low and (high is None or d <= high))
+
+        buckets.append(Bucket(low, high, inside(total.won_days), inside(total.lost_days)))
         low = (high or 0) + 1
     return buckets
 
@@ -394,20 +449,11 @@ def cycle_distribution(user: User, filters: ReportFilters) -> list[Bucket]:
 @dataclass
 class StageTime:
     stage: Stage
-    stays: list[float] = field(default_factory=list)  # days of the stays that ended
-    current: list[float] = field(default_factory=list)  # days so far of the deals in it
-
-    @property
-    def median_days(self) -> Decimal | None:
-        return days(statistics.median(self.stays)) if self.stays else None
-
-    @property
-    def mean_days(self) -> Decimal | None:
-        return days(statistics.mean(self.stays)) if self.stays else None
-
-    @property
-    def current_mean_days(self) -> Decimal | None:
-        return days(statistics.mean(self.current)) if self.current else None
+    stays: int = 0  # the stays that ended in the range
+    median_days: Decimal | None = None
+    mean_days: Decimal | None = None
+    current: int = 0  # the deals in the stage now
+    current_mean_days: Decimal | None = None  # their days so far
 
 
 @dataclass
@@ -416,48 +462,73 @@ class StageTimeReport:
     rows: list[StageTime]
 
 
+def _day_starts(filters: ReportFilters) -> tuple[datetime.datetime, datetime.datetime]:
+    """The range as moments: from the first day's midnight to the one after the last."""
+
+    def midnight(day: datetime.date) -> datetime.datetime:
+        return timezone.make_aware(datetime.datetime.combine(day, datetime.time()))
+
+    return midnight(filters.since), midnight(filters.until + datetime.timedelta(days=1))
+
+
+class _Epoch(Func):
+    """A moment as seconds since 1970 (for an average of moments)."""
+
+    output_field = FloatField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = "((julianday(%(expressions)s) - 2440587.5) * 86400.0)"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = "EXTRACT(EPOCH FROM %(expressions)s)::double precision"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
+def _moves_of(
+    user: User, filters: ReportFilters, deals: QuerySet[Opportunity]
+) -> QuerySet[StageMove]:
+    """The stage moves of `deals`. For a reader of the whole firm with no rep or team
+    filter that is every move but those of deleted parties' deals (a few), said so: the
+    moves are then read by stage and time on their index, not deal by deal."""
+    if sees_firm(user) and not filters.owner_id and not filters.team_id:
+        gone = Opportunity.objects.filter(party_id__in=deleted_parties().values("pk"))
+        return StageMove.objects.exclude(opportunity_id__in=gone.values("pk"))
+    return StageMove.objects.filter(opportunity_id__in=deals.values("pk"))
+
+
 def time_in_stage(
     user: User, filters: ReportFilters, now: datetime.datetime | None = None
 ) -> StageTimeReport:
     """How long deals stay in each open stage of the pipeline, from the stage history:
-    the stays that ended (the deal moved on, won or lost) in the range, and the open
-    deals in the stage now with their days so far. Three queries."""
+    the stays that ended (the deal moved on, won or lost) in the range, each kept on the
+    move that ended it, and the open deals in the stage now with their days so far. A
+    query for the counts and means, one a stage for its median (the middle one or two
+    stays, by the stay index), one for the deals in the stages now."""
     pipeline = report_pipeline(filters)
     if pipeline is None:
         return StageTimeReport(None, [])
     stages = Stage.objects.filter(pipeline=pipeline, kind=StageKind.OPEN).order_by("position")
     rows = {s.pk: StageTime(s) for s in stages}
     deals = deals_in_scope(user, filters).filter(pipeline=pipeline)
-    moves = (
-        StageMove.objects.filter(opportunity_id__in=deals.values("pk"))
-        .order_by("opportunity_id", "moved_at", "pk")
-        .values_list("opportunity_id", "to_stage_id", "moved_at", "opportunity__stage__kind")
+    since, until = _day_starts(filters)
+    stays = _moves_of(user, filters, deals).filter(
+        from_stage_id__in=list(rows),
+        moved_at__gte=since,
+        moved_at__lt=until,
+        stayed_seconds__isnull=False,
     )
+    counted = stays.values("from_stage_id").annotate(n=Count("pk"), mean=Avg("stayed_seconds"))
+    for stage_id, n, mean in counted.order_by().values_list("from_stage_id", "n", "mean"):
+        row = rows[stage_id]
+        row.stays, row.mean_days = n, days(mean / DAY_SECONDS)
+        middle = stays.filter(from_stage_id=stage_id).order_by("stayed_seconds")
+        pair = list(middle.values_list("stayed_seconds", flat=True)[(n - 1) // 2 : n // 2 + 1])
+        row.median_days = days(statistics.fmean(cast(list[float], pair)) / DAY_SECONDS)
     now = now or timezone.now()
-    previous: Move | None = None
-    for move in moves:
-        _add_stay(rows, previous, move, filters)
-        previous = move
-    for deal in _last_moves(moves):
-        if deal[3] == StageKind.OPEN and deal[1] in rows:
-            rows[deal[1]].current.append((now - deal[2]).total_seconds() / DAY_SECONDS)
+    current = deals.filter(stage_id__in=list(rows)).values("stage_id")
+    entered = current.annotate(n=Count("pk"), at=Avg(_Epoch("stage_changed_at"))).order_by()
+    for stage_id, n, at in entered.values_list("stage_id", "n", "at"):
+        rows[stage_id].current = n
+        rows[stage_id].current_mean_days = days((now.timestamp() - at) / DAY_SECONDS)
     return StageTimeReport(pipeline, list(rows.values()))
-
-
-Move = tuple[int, int, datetime.datetime, str]
-
-
-def _add_stay(
-    rows: dict[int, StageTime], previous: Move | None, move: Move, filters: ReportFilters
-) -> None:
-    """A stay runs from a move into a stage to the deal's next move; it counts when it
-    ended in the range."""
-    if previous is None or previous[0] != move[0] or previous[1] not in rows:
-        return
-    if filters.since <= timezone.localdate(move[2]) <= filters.until:
-        rows[previous[1]].stays.append((move[2] - previous[2]).total_seconds() / DAY_SECONDS)
-
-
-def _last_moves(moves: Iterable[Move]) -> list[Move]:
-    """Each deal's last move (the queryset is cached: no second query)."""
-    return list({move[0]: move for move in moves}.values())

@@ -6,6 +6,7 @@ kind "return" pointing at its original; its totals are negative, so that summing
 customer's orders gives what the firm kept.
 """
 
+import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from kehu.core.models import TenantOwned, Timestamped
@@ -533,6 +535,12 @@ class PipelineSettings(TenantOwned):
         constraints = [models.UniqueConstraint(fields=["tenant"], name="pipeline_settings_one")]
 
 
+def cycle_days_of(created_at: datetime.datetime, closed_on: datetime.date) -> int:
+    """A closed deal's sales cycle: days from the day it was created (in the firm's time
+    zone) to the day it closed; 0 for one closed on a date before it was entered."""
+    return max((closed_on - timezone.localdate(created_at)).days, 0)
+
+
 class Opportunity(TenantOwned, Timestamped):
     """A deal (商机) being worked through a pipeline's stages towards won or lost."""
 
@@ -591,6 +599,9 @@ class Opportunity(TenantOwned, Timestamped):
     )
     close_note = models.CharField(_("赢单/输单说明"), max_length=500, blank=True)
     closed_on = models.DateField(_("成交/关闭日期"), null=True, blank=True)
+    # Days from the day the deal was created to the day it closed, set as it closes
+    # (`cycle_days_of`): what the sales cycle reports group, with no date function a row.
+    cycle_days = models.PositiveIntegerField(_("销售周期（天）"), null=True, blank=True)
     order = models.ForeignKey(
         Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -627,8 +638,26 @@ class Opportunity(TenantOwned, Timestamped):
                     "party",
                     "stage_changed_at",
                     "amount",
+                    "currency",  # and the pipeline report's open stages
                 ],
                 name="opportunity_board_idx",
+            ),
+            # The closed-deal reports (win rate, lost reasons, sales cycle): a range of
+            # close dates grouped from the index alone, not the wide rows.
+            models.Index(
+                fields=[
+                    "tenant",
+                    "closed_on",
+                    "stage",
+                    "owner",
+                    "pipeline",
+                    "currency",
+                    "amount",
+                    "cycle_days",
+                    "lost_reason",
+                    "party",
+                ],
+                name="opportunity_closed_idx",
             ),
         ]
 
@@ -705,11 +734,20 @@ class StageMove(TenantOwned):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     moved_at = models.DateTimeField(_("时间"))
+    # How long the deal had been in `from_stage` when it left it (seconds; none for the
+    # first move): what the time-in-stage report averages, with no pairing of moves.
+    stayed_seconds = models.FloatField(_("停留时长（秒）"), null=True, blank=True)
 
     class Meta:
         base_manager_name = "all_tenants"
         indexes = [
-            models.Index(fields=["tenant", "opportunity", "-moved_at"], name="stage_move_idx")
+            models.Index(fields=["tenant", "opportunity", "-moved_at"], name="stage_move_idx"),
+            # The stays that ended in a range, a stage at a time, from the index alone;
+            # in order of length, so that a stage's median is read, not sorted.
+            models.Index(
+                fields=["tenant", "from_stage", "stayed_seconds", "moved_at", "opportunity"],
+                name="stage_move_stay_idx",
+            ),
         ]
 
 

@@ -37,6 +37,7 @@ from kehu.sales.models import (
     StageField,
     StageKind,
     StageMove,
+    cycle_days_of,
 )
 from kehu.sales.stage_totals import BoardKey, board_key, cents, stage_totals_move
 from kehu.tenancy.models import User
@@ -372,7 +373,12 @@ def _recount(before: BoardKey, opportunity: Opportunity) -> None:
 
 
 def _record_move(actor: User, opportunity: Opportunity, from_stage: Stage | None) -> None:
+    """The move, with how long the deal stayed in the stage it leaves (since it entered
+    it: its last move)."""
     now = timezone.now()
+    stayed = None
+    if from_stage is not None:
+        stayed = (now - opportunity.stage_changed_at).total_seconds()
     opportunity.stage_changed_at = now
     StageMove.objects.create(
         tenant_id=opportunity.tenant_id,
@@ -381,6 +387,7 @@ def _record_move(actor: User, opportunity: Opportunity, from_stage: Stage | None
         to_stage=opportunity.stage,
         moved_by=actor,
         moved_at=now,
+        stayed_seconds=stayed,
     )
 
 
@@ -549,6 +556,7 @@ def opportunity_win(
     won = _closing_stage(opportunity, StageKind.WON)
     _require_fields(opportunity, won)
     opportunity.closed_on = closed_on or timezone.localdate()
+    opportunity.cycle_days = cycle_days_of(opportunity.created_at, opportunity.closed_on)
     opportunity.close_note = note.strip()
     lines = list(
         OpportunityLine.objects.filter(opportunity=opportunity)
@@ -591,6 +599,7 @@ def opportunity_lose(
     opportunity.lost_reason = reason
     opportunity.close_note = note.strip()[:500]
     opportunity.closed_on = closed_on or timezone.localdate()
+    opportunity.cycle_days = cycle_days_of(opportunity.created_at, opportunity.closed_on)
     _change_stage(actor, opportunity, _closing_stage(opportunity, StageKind.LOST))
     return opportunity
 

@@ -45,16 +45,10 @@ from django.db.models import (
     When,
 )
 from django.db.models.expressions import CombinedExpression
-from django.db.models.functions import (
-    Abs,
-    ExtractMonth,
-    ExtractQuarter,
-    ExtractYear,
-    NullIf,
-    TruncMonth,
-)
+from django.db.models.functions import Abs, NullIf
 
 from kehu.core.context import current_tenant_id
+from kehu.core.isodates import Month, MonthStart, Quarter, Year
 from kehu.parties.models import Party
 from kehu.sales.models import (
     BOOKED,
@@ -91,35 +85,6 @@ class _Real(Func):
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         return self.as_sql(compiler, connection, template="(%(expressions)s * 1.0)", **extra)
-
-
-class _IsoText:
-    """On SQLite, a date part read off the date's ISO text (`sqlite` with {} for the
-    date): Django's Extract and Trunc call a Python function for every row there, most
-    of a catch-up's time."""
-
-    sqlite = "{}"
-    lhs: Any
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        sql, params = compiler.compile(self.lhs)
-        return self.sqlite.format(sql), params
-
-
-class _Year(_IsoText, ExtractYear):
-    sqlite = "CAST(substr({}, 1, 4) AS INTEGER)"
-
-
-class _Month(_IsoText, ExtractMonth):
-    sqlite = "CAST(substr({}, 6, 2) AS INTEGER)"
-
-
-class _Quarter(_IsoText, ExtractQuarter):
-    sqlite = "((CAST(substr({}, 6, 2) AS INTEGER) + 2) / 3)"
-
-
-class _MonthStart(_IsoText, TruncMonth):
-    sqlite = "(substr({}, 1, 8) || '01')"
 
 
 _FLOAT: FloatField[Any, Any] = FloatField()
@@ -210,12 +175,12 @@ def _order_splits(orders: QuerySet[Order]) -> list[tuple[str, dict[str, str], Qu
             Dim.NEW,
             {"new_within": "new_within"},
             orders.annotate(
-                y=_Year("order_date"),
-                q=_Quarter("order_date"),
-                m=_Month("order_date"),
-                fy=_Year(_FIRST),
-                fq=_Quarter(_FIRST),
-                fm=_Month(_FIRST),
+                y=Year("order_date"),
+                q=Quarter("order_date"),
+                m=Month("order_date"),
+                fy=Year(_FIRST),
+                fq=Quarter(_FIRST),
+                fm=Month(_FIRST),
             ).annotate(new_within=NEW_WITHIN),
         ),
     ]
@@ -308,7 +273,7 @@ def _month_rows(first: datetime.date | None, dimension: str = "") -> Iterator[Da
         days = days.filter(dimension=dimension)
     if first is not None:
         days = days.filter(day__gte=first, day__lt=next_month(first))
-    grouped = days.annotate(start=_MonthStart("day")).values("start", *MONTH_KEYS)
+    grouped = days.annotate(start=MonthStart("day")).values("start", *MONTH_KEYS)
     for r in grouped.annotate(**_MONTH_SUMS).order_by().iterator(chunk_size=5000):
         start = r.pop("start")
         yield DailySales(

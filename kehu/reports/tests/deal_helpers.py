@@ -25,7 +25,7 @@ from django.utils import timezone
 from kehu.parties import services as parties
 from kehu.parties.models import Party
 from kehu.sales import pipeline_services as deals
-from kehu.sales.models import LostReason, Opportunity, Pipeline, StageKind
+from kehu.sales.models import LostReason, Opportunity, Pipeline, StageKind, cycle_days_of
 from kehu.sales.tests.pipeline_helpers import new_sales, stage
 from kehu.tenancy import services as tenancy
 from kehu.tenancy.models import User
@@ -43,9 +43,12 @@ class Deals:
 
 
 def created_on(deal: Opportunity, day: datetime.date) -> None:
-    """Set back when a deal was created (at noon, local time)."""
+    """Set back when a deal was created (at noon, local time), and a closed deal's
+    sales cycle with it, as closing it would have stored it had it been created then."""
     at = timezone.make_aware(datetime.datetime.combine(day, datetime.time(12)))
-    Opportunity.objects.filter(pk=deal.pk).update(created_at=at)
+    deal.refresh_from_db(fields=["closed_on"])
+    cycle = cycle_days_of(at, deal.closed_on) if deal.closed_on else None
+    Opportunity.objects.filter(pk=deal.pk).update(created_at=at, cycle_days=cycle)
 
 
 def book_of_deals(alice: User, bob: User) -> Deals:

@@ -161,6 +161,29 @@ def test_dragging_to_the_won_column_wins_and_to_lost_is_refused(alice: User) -> 
     assert opportunity.stage.kind == StageKind.WON and opportunity.closed_on is not None
 
 
+def test_closing_stores_the_days_from_creation_to_close(alice: User) -> None:
+    """The sales cycle is kept on the deal as it closes: days from its creation day (the
+    firm's time zone) to the close date given, never below 0 (a close dated earlier)."""
+    new_sales(alice)
+    won = deal(alice, party_in(alice), amount=D("10"), expected_close_date=CLOSE)
+    lost = deal(alice, party_in(alice, "乙公司"))
+    early = deal(alice, party_in(alice, "丙公司"))
+    created = timezone.localdate(won.created_at)
+    deals.opportunity_win(
+        actor=alice, opportunity=won, closed_on=created + datetime.timedelta(days=45)
+    )
+    reason = deals.lost_reason_create(actor=alice, name="价格太高")
+    deals.opportunity_lose(
+        actor=alice, opportunity=lost, reason=reason, closed_on=created + datetime.timedelta(1)
+    )
+    deals.opportunity_lose(
+        actor=alice, opportunity=early, reason=reason, closed_on=created - datetime.timedelta(9)
+    )
+    stored = {o.pk: o.cycle_days for o in Opportunity.objects.all()}
+    assert (stored[won.pk], stored[lost.pk], stored[early.pk]) == (45, 1, 0)
+    assert deal(alice, party_in(alice, "丁公司")).cycle_days is None  # open: none yet
+
+
 def test_losing_needs_a_reason(alice: User) -> None:
     new_sales(alice)
     opportunity = deal(alice, party_in(alice))
@@ -263,3 +286,36 @@ def test_the_stale_threshold_is_the_firms(alice: User, acme: object) -> None:
     assert list(selectors.opportunity_list(alice, stale)) == []
     PipelineSettings.objects.create(stale_days=3)
     assert list(selectors.opportunity_list(alice, stale)) == [opportunity]
+
+
+def test_the_migration_fills_the_cycle_of_deals_closed_before_it(alice: User) -> None:
+    """Migration sales 0008 gives the deals closed before it their cycle, as closing them
+    stores it now; open deals get none."""
+    import importlib
+
+    from django.apps import apps
+
+    fill = importlib.import_module("kehu.sales.migrations.0008_opportunity_cycle_days").fill
+    new_sales(alice)
+    closed = deal(alice, party_in(alice), amount=D("10"), expected_close_date=CLOSE)
+    still_open = deal(alice, party_in(alice, "乙公司"))
+    created = timezone.localdate(closed.created_at)
+    deals.opportunity_win(
+        actor=alice, opportunity=closed, closed_on=created + datetime.timedelta(days=12)
+    )
+    Opportunity.objects.update(cycle_days=None)  # as before the migration
+    fill(apps, None)
+    stored = {o.pk: o.cycle_days for o in Opportunity.objects.all()}
+    assert (stored[closed.pk], stored[still_open.pk]) == (12, None)
+
+
+def test_a_move_keeps_how_long_the_deal_stayed_in_the_stage_it_left(alice: User) -> None:
+    pipeline = new_sales(alice)
+    opportunity = deal(alice, party_in(alice), amount=D("10"), expected_close_date=CLOSE)
+    deals.opportunity_move(actor=alice, opportunity=opportunity, stage=stage(pipeline, "需求确认"))
+    deals.opportunity_win(actor=alice, opportunity=opportunity)
+    first, second, third = StageMove.objects.filter(opportunity=opportunity).order_by("pk")
+    assert first.from_stage is None and first.stayed_seconds is None
+    for before, move in ((first, second), (second, third)):
+        assert move.from_stage_id == before.to_stage_id
+        assert move.stayed_seconds == (move.moved_at - before.moved_at).total_seconds()
