@@ -208,19 +208,29 @@ def _tallies(
 ) -> dict[Any, Tally]:
     """The deals closed in the range, one tally per value of `key`: one GROUP BY in the
     database, read from the closed-deal index (a firm closes tens of thousands of deals
-    a year; reading each into Python cost seconds). With `cycles`, by cycle days too,
-    and without the amounts (the cycle reports show none)."""
+    a year; reading each into Python cost seconds), won and lost counted side by side.
+    With `cycles`, by cycle days too, and without the amounts (the cycle reports show
+    none)."""
     stages = _closed_stages()
-    deals = closed_in_range(user, filters, stages)
-    keys = [key, "stage_id", *(["cycle_days"] if cycles else [])]
-    sums: dict[str, Any] = {"n": Count("pk")}
+    won = Q(stage_id__in=[pk for pk, is_won in stages.items() if is_won])
+    lost = Q(stage_id__in=[pk for pk, is_won in stages.items() if not is_won])
+    sums: dict[str, Any] = {"won_n": Count("pk", filter=won), "lost_n": Count("pk", filter=lost)}
     if not cycles:
-        sums["amount"] = Sum("amount", filter=Q(currency=REPORT_CURRENCY))
-    rows = deals.annotate(**annotations).values(*keys).annotate(**sums).order_by()
+        cny = Q(currency=REPORT_CURRENCY)
+        sums["won_amount"] = Sum("amount", filter=won & cny)
+        sums["lost_amount"] = Sum("amount", filter=lost & cny)
+    keys = [key, *(["cycle_days"] if cycles else [])]
+    deals = closed_in_range(user, filters, stages).annotate(**annotations)
+    rows = deals.values(*keys).annotate(**sums).order_by()
     tallies: dict[Any, Tally] = defaultdict(Tally)
-    for row in rows:
-        amount = _money(row.get("amount"))
-        tallies[row[key]].add(stages[row["stage_id"]], row["n"], amount, row.get("cycle_days"))
+    for row in rows.values_list(*keys, *sums):
+        tally, cycle = tallies[row[0]], row[1] if cycles else None
+        amounts = (ZERO, ZERO) if cycles else (_money(row[-2]), _money(row[-1]))
+        won_n, lost_n = row[-2:] if cycles else row[-4:-2]
+        if won_n:
+            tally.add(True, won_n, amounts[0], cycle)
+        if lost_n:
+            tally.add(False, lost_n, amounts[1], cycle)
     return tallies
 
 
@@ -503,8 +513,8 @@ def time_in_stage(
     """How long deals stay in each open stage of the pipeline, from the stage history:
     the stays that ended (the deal moved on, won or lost) in the range, each kept on the
     move that ended it, and the open deals in the stage now with their days so far. A
-    query for the counts and means, one a stage for its median (the middle one or two
-    stays, by the stay index), one for the deals in the stages now."""
+    query for the counts and means, one a stage for its median, one for the deals in the
+    stages now."""
     pipeline = report_pipeline(filters)
     if pipeline is None:
         return StageTimeReport(None, [])
@@ -522,9 +532,11 @@ def time_in_stage(
     for stage_id, n, mean in counted.order_by().values_list("from_stage_id", "n", "mean"):
         row = rows[stage_id]
         row.stays, row.mean_days = n, days(mean / DAY_SECONDS)
-        middle = stays.filter(from_stage_id=stage_id).order_by("stayed_seconds")
-        pair = list(middle.values_list("stayed_seconds", flat=True)[(n - 1) // 2 : n // 2 + 1])
-        row.median_days = days(statistics.fmean(cast(list[float], pair)) / DAY_SECONDS)
+        # The middle one or two of the stage's stays, read in order off the stay index
+        # (PostgreSQL's PERCENTILE_CONT of them all sorted 250,000 stays: no faster).
+        lengths = stays.filter(from_stage_id=stage_id).order_by("stayed_seconds")
+        median = list(lengths.values_list("stayed_seconds", flat=True)[(n - 1) // 2 : n // 2 + 1])
+        row.median_days = days(statistics.fmean(cast(list[float], median)) / DAY_SECONDS)
     now = now or timezone.now()
     current = deals.filter(stage_id__in=list(rows)).values("stage_id")
     entered = current.annotate(n=Count("pk"), at=Avg(_Epoch("stage_changed_at"))).order_by()
