@@ -37,8 +37,10 @@ from kehu.sales.models import (
 from kehu.sales.pipeline_services import weighted
 from kehu.tenancy.models import TeamMembership, User, Visibility
 
-# A board column shows this many cards; the list shows the rest.
-COLUMN_CAP = 50
+# A board column shows this many cards, and "load more" this many more; the list shows
+# the rest. Rendering is most of a board's time: 50 a column took the admin's board of a
+# 59,000-deal pipeline from 58 to 161 ms (docs/benchmarks.md).
+COLUMN_CAP = 20
 CENT = Decimal("0.01")
 # What a board card shows (sales/_deal_card.html): not the wide rows of the deal, its
 # party and its owner.
