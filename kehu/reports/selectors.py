@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import (
     BooleanField,
     Case,
@@ -27,6 +28,7 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
+    Value,
     When,
 )
 from django.utils.translation import gettext as _
@@ -585,11 +587,39 @@ def new_vs_existing(user: User, filters: ReportFilters) -> list[Split]:
             split.new += _figures(row)
         else:
             split.existing += _figures(row)
-    effort = _effort_minutes(user, filters)
-    stored = SummaryParty.objects.filter(party_id__in=list(effort), first_day__isnull=False)
-    firsts = {pk: first for pk, first in stored.values_list("party_id", "first_day") if first}
-    _add_minutes(splits, effort, firsts, filters.period)
+    _add_summary_minutes(splits, user, filters)
     return list(splits.values())
+
+
+def _add_summary_minutes(
+    splits: dict[datetime.date, Split], user: User, filters: ReportFilters
+) -> None:
+    """Each period's staff minutes on new customers, existing ones and prospects, told
+    apart in the database: a party's standing in a period compares the period of its
+    first booked sale (the summary's `first_day`) with the period of the effort. One
+    GROUP BY of the daily effort rows (reading the ~33,000 rows of a firm's year into
+    Python took a third of a second)."""
+    trunc = TRUNC[Period(filters.period)]
+    rows = effort_rows(filters.since, filters.until, report_parties(user, filters).values("pk"))
+    # The party's first day: on PostgreSQL by a join (a subquery ran once for each WHEN
+    # below: 590 ms), on SQLite by a subquery a row (one index look-up, where the join
+    # makes two: 260 against 160 ms).
+    first: Any = "party__sales_summary__first_day"
+    if connection.vendor == "sqlite":
+        days = SummaryParty.objects.filter(party_id=OuterRef("party_id")).values("first_day")
+        first = Subquery(days[:1], output_field=DateField())
+    marked = rows.annotate(start=trunc("day"), became=trunc(first)).annotate(
+        standing=Case(
+            When(became__isnull=True, then=Value("prospect")),
+            When(became__gt=F("start"), then=Value("prospect")),
+            When(became=F("start"), then=Value("new")),
+            default=Value("existing"),
+        )
+    )
+    grouped = marked.values("start", "standing").annotate(minutes=Sum(TOTAL)).order_by()
+    for start, standing, minutes in grouped.values_list("start", "standing", "minutes"):
+        split = splits[_as_date(start)]
+        setattr(split, f"{standing}_minutes", minutes or 0)
 
 
 def live_new_vs_existing(user: User, filters: ReportFilters) -> list[Split]:

@@ -106,7 +106,7 @@ def test_bad_dimension_and_top_are_problems(alice: User) -> None:
         ("/api/v1/reports/revenue?by=period", 7),
         ("/api/v1/reports/revenue?by=product", 7),
         ("/api/v1/reports/customer-effort", 5),
-        ("/api/v1/reports/new-vs-existing", 7),
+        ("/api/v1/reports/new-vs-existing", 6),
     ],
 )
 def test_pinned_query_counts(
