@@ -17,7 +17,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection
 from django.db.models import (
     BooleanField,
     Case,
@@ -28,13 +27,12 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
-    Value,
     When,
 )
 from django.utils.translation import gettext as _
 
-from kehu.activities.selectors import month_start, party_effort
-from kehu.activities.summary import SLOTS, TOTAL, effort_rows
+from kehu.activities.selectors import party_effort
+from kehu.activities.summary import TOTAL, effort_rows
 from kehu.core.context import current_tenant_id
 from kehu.parties.models import Party
 from kehu.parties.selectors import parties_visible_to
@@ -442,15 +440,6 @@ def report_parties(user: User, filters: ReportFilters) -> QuerySet[Party]:
     return parties
 
 
-def _effort_minutes(user: User, filters: ReportFilters) -> dict[int, dict[datetime.date, int]]:
-    """{party id: {month: minutes}} from the daily effort summary (one query)."""
-    rows = effort_rows(filters.since, filters.until, report_parties(user, filters).values("pk"))
-    effort: dict[int, dict[datetime.date, int]] = defaultdict(lambda: defaultdict(int))
-    for pk, day, *minutes in rows.values_list("party_id", "day", *SLOTS).order_by():
-        effort[pk][month_start(day)] += sum(minutes)
-    return effort
-
-
 def _live_effort_minutes(user: User, filters: ReportFilters) -> dict[int, dict[datetime.date, int]]:
     """{party id: {month: minutes}}: activities' three GROUP BY queries."""
     effort = party_effort(
@@ -572,54 +561,61 @@ def _first_booked() -> Subquery:
 def new_vs_existing(user: User, filters: ReportFilters) -> list[Split]:
     """Per period: a customer is new in the period of its first booked order (ever, in
     any currency, whoever's), existing after it; effort before the first order is on a
-    prospect. From the daily summary when the reader sees every party (its rows say how
-    new the party was), else `live_new_vs_existing`."""
-    if not reads_summary(user):
-        return _new_vs_existing_of_orders(user, filters, _effort_minutes(user, filters))
+    prospect. From the daily summary: its rows that say how new the party was when the
+    reader sees every party, else its party rows of the parties the reader sees (decision
+    0016) against each party's first sale; `live_new_vs_existing` reads the orders."""
     summary_heal()
     splits = _empty_splits(filters)
-    level = NEW_LEVEL[filters.period]
-    rows = summary_rows(filters, SummaryDimension.NEW)
-    rows = rows.annotate(start=TRUNC[Period(filters.period)]("day"))
-    for row in _grouped(rows, "start", "new_within", sums=SUMMARY_SUMS):
-        split = splits[_as_date(row["start"])]
-        if row["new_within"] >= level:
-            split.new += _figures(row)
-        else:
-            split.existing += _figures(row)
+    trunc = TRUNC[Period(filters.period)]
+    if reads_summary(user):
+        level = NEW_LEVEL[filters.period]
+        rows = summary_rows(filters, SummaryDimension.NEW).annotate(start=trunc("day"))
+        for row in _grouped(rows, "start", "new_within", sums=SUMMARY_SUMS):
+            split = splits[_as_date(row["start"])]
+            if row["new_within"] >= level:
+                split.new += _figures(row)
+            else:
+                split.existing += _figures(row)
+    else:
+        seen = parties_visible_to(user).values("pk")
+        party_rows = summary_rows(filters, SummaryDimension.PARTY).filter(party_key__in=seen)
+        marked = party_rows.annotate(start=trunc("day"), became=trunc(_first_day("party_key")))
+        for row in _grouped(marked, "start", "became", sums=SUMMARY_SUMS):
+            split = splits[_as_date(row["start"])]
+            if _standing(_day(row["became"]), split.start) == "new":
+                split.new += _figures(row)
+            else:
+                split.existing += _figures(row)
     _add_summary_minutes(splits, user, filters)
     return list(splits.values())
+
+
+def _first_day(party: str) -> Subquery:
+    """The first booked sale of the party in column `party`, as the summary keeps it."""
+    first = SummaryParty.objects.filter(party_id=OuterRef(party)).values("first_day")
+    return Subquery(first[:1], output_field=DateField())
+
+
+def _day(value: datetime.date | datetime.datetime | None) -> datetime.date | None:
+    return None if value is None else _as_date(value)
 
 
 def _add_summary_minutes(
     splits: dict[datetime.date, Split], user: User, filters: ReportFilters
 ) -> None:
-    """Each period's staff minutes on new customers, existing ones and prospects, told
-    apart in the database: a party's standing in a period compares the period of its
-    first booked sale (the summary's `first_day`) with the period of the effort. One
-    GROUP BY of the daily effort rows (reading the ~33,000 rows of a firm's year into
-    Python took a third of a second)."""
+    """Each period's staff minutes on new customers, existing ones and prospects: the
+    daily effort rows grouped in the database by period and by the period of the
+    party's first booked sale (the summary's `first_day`), a few hundred groups told
+    apart here (reading the ~33,000 rows of a firm's year into Python took a third of a
+    second)."""
     trunc = TRUNC[Period(filters.period)]
     rows = effort_rows(filters.since, filters.until, report_parties(user, filters).values("pk"))
-    # The party's first day: on PostgreSQL by a join (a subquery ran once for each WHEN
-    # below: 590 ms), on SQLite by a subquery a row (one index look-up, where the join
-    # makes two: 260 against 160 ms).
-    first: Any = "party__sales_summary__first_day"
-    if connection.vendor == "sqlite":
-        days = SummaryParty.objects.filter(party_id=OuterRef("party_id")).values("first_day")
-        first = Subquery(days[:1], output_field=DateField())
-    marked = rows.annotate(start=trunc("day"), became=trunc(first)).annotate(
-        standing=Case(
-            When(became__isnull=True, then=Value("prospect")),
-            When(became__gt=F("start"), then=Value("prospect")),
-            When(became=F("start"), then=Value("new")),
-            default=Value("existing"),
-        )
-    )
-    grouped = marked.values("start", "standing").annotate(minutes=Sum(TOTAL)).order_by()
-    for start, standing, minutes in grouped.values_list("start", "standing", "minutes"):
+    marked = rows.annotate(start=trunc("day"), became=trunc(_first_day("party_id")))
+    grouped = marked.values("start", "became").annotate(minutes=Sum(TOTAL)).order_by()
+    for start, became, minutes in grouped.values_list("start", "became", "minutes"):
         split = splits[_as_date(start)]
-        setattr(split, f"{standing}_minutes", minutes or 0)
+        standing = _standing(_day(became), split.start)
+        setattr(split, f"{standing}_minutes", getattr(split, f"{standing}_minutes") + minutes)
 
 
 def live_new_vs_existing(user: User, filters: ReportFilters) -> list[Split]:
