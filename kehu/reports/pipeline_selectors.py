@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.reports.periods import TRUNC, Period, period_label, period_starts
-from kehu.reports.selectors import REPORT_CURRENCY, ReportFilters, sees_firm, share
+from kehu.reports.selectors import REPORT_CURRENCY, ReportFilters, as_date, sees_firm, share
 from kehu.sales.models import LostReason, Opportunity, Pipeline, Stage, StageKind, StageMove
 from kehu.sales.pipeline_selectors import deleted_parties, opportunities_visible_to
 from kehu.sales.pipeline_services import weighted
@@ -252,7 +252,7 @@ def grouped_tallies(
         found = _tallies(
             user, filters, "start", cycles=cycles, start=TRUNC[Period(period)]("closed_on")
         )
-        by_start = {_as_date(start): tally for start, tally in found.items()}
+        by_start = {as_date(start): tally for start, tally in found.items()}
         rows: list[tuple[Group, Tally]] = [
             ((start.isoformat(), period_label(start, period)), by_start.get(start, Tally()))
             for start in period_starts(filters.since, filters.until, period)
@@ -289,12 +289,6 @@ def _teams(owners: Iterable[int]) -> dict[int, list[Group]]:
     for user_id, team_id, name in memberships.order_by("team__name"):
         teams[user_id].append((team_id, name))
     return teams
-
-
-def _as_date(value: datetime.date | datetime.datetime | str) -> datetime.date:
-    if isinstance(value, datetime.datetime):
-        return value.date()
-    return value if isinstance(value, datetime.date) else datetime.date.fromisoformat(value)
 
 
 @dataclass(frozen=True)

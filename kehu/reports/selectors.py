@@ -351,7 +351,7 @@ def _rows_by_period(book: Book, filters: ReportFilters) -> list[Row]:
     period = filters.period
     rows = book.rows(Dimension.PERIOD).annotate(start=TRUNC[Period(period)](book.day))
     found = {
-        _as_date(row["start"]): _figures(row) for row in _grouped(rows, "start", sums=book.sums)
+        as_date(row["start"]): _figures(row) for row in _grouped(rows, "start", sums=book.sums)
     }
     # Every period of the range, empty ones too: a chart over time must not skip months.
     return [
@@ -571,7 +571,7 @@ def new_vs_existing(user: User, filters: ReportFilters) -> list[Split]:
         level = NEW_LEVEL[filters.period]
         rows = summary_rows(filters, SummaryDimension.NEW).annotate(start=trunc("day"))
         for row in _grouped(rows, "start", "new_within", sums=SUMMARY_SUMS):
-            split = splits[_as_date(row["start"])]
+            split = splits[as_date(row["start"])]
             if row["new_within"] >= level:
                 split.new += _figures(row)
             else:
@@ -581,7 +581,7 @@ def new_vs_existing(user: User, filters: ReportFilters) -> list[Split]:
         party_rows = summary_rows(filters, SummaryDimension.PARTY).filter(party_key__in=seen)
         marked = party_rows.annotate(start=trunc("day"), became=trunc(_first_day("party_key")))
         for row in _grouped(marked, "start", "became", sums=SUMMARY_SUMS):
-            split = splits[_as_date(row["start"])]
+            split = splits[as_date(row["start"])]
             if _standing(_day(row["became"]), split.start) == "new":
                 split.new += _figures(row)
             else:
@@ -597,7 +597,7 @@ def _first_day(party: str) -> Subquery:
 
 
 def _day(value: datetime.date | datetime.datetime | None) -> datetime.date | None:
-    return None if value is None else _as_date(value)
+    return None if value is None else as_date(value)
 
 
 def _add_summary_minutes(
@@ -613,7 +613,7 @@ def _add_summary_minutes(
     marked = rows.annotate(start=trunc("day"), became=trunc(_first_day("party_id")))
     grouped = marked.values("start", "became").annotate(minutes=Sum(TOTAL)).order_by()
     for start, became, minutes in grouped.values_list("start", "became", "minutes"):
-        split = splits[_as_date(start)]
+        split = splits[as_date(start)]
         standing = _standing(_day(became), split.start)
         setattr(split, f"{standing}_minutes", getattr(split, f"{standing}_minutes") + minutes)
 
@@ -649,7 +649,7 @@ def _add_revenue(splits: dict[datetime.date, Split], orders: QuerySet[Order], pe
         is_new=Case(When(first=F("start"), then=True), default=False, output_field=BooleanField())
     )
     for row in _grouped(marked, "start", "is_new"):
-        split = splits[_as_date(row["start"])]
+        split = splits[as_date(row["start"])]
         if row["is_new"]:
             split.new = _figures(row)
         else:
@@ -663,7 +663,8 @@ def _standing(became: datetime.date | None, start: datetime.date) -> str:
     return "new" if became == start else "existing"
 
 
-def _as_date(value: datetime.date | datetime.datetime) -> datetime.date:
+def as_date(value: datetime.date | datetime.datetime) -> datetime.date:
+    """A period start as a date (a Trunc may give a datetime)."""
     return value.date() if isinstance(value, datetime.datetime) else value
 
 
