@@ -206,11 +206,12 @@ class Book:
     sums: Mapping[str, Any] = ORDER_SUMS
     line_sums: Mapping[str, Any] = LINE_SUMS
 
-    def rows(self, by: str, *, cny: bool = True) -> QuerySet[Any]:
-        """What to group for the `by` report: CNY only, or (False) the other currencies."""
+    def rows(self, by: str, *, cny: bool | None = True) -> QuerySet[Any]:
+        """What to group for the `by` report: CNY only, (False) the other currencies, or
+        (None) every currency."""
         raise NotImplementedError
 
-    def total(self, by: str, *, cny: bool = True) -> QuerySet[Any]:
+    def total(self, by: str, *, cny: bool | None = True) -> QuerySet[Any]:
         return self.rows(Dimension.PERIOD, cny=cny)
 
 
@@ -220,11 +221,10 @@ class LiveBook(Book):
         if by == Dimension.REGION and filters.province:
             self.orders = self.orders.filter(party__province=filters.province)
 
-    def rows(self, by: str, *, cny: bool = True) -> QuerySet[Any]:
-        if cny:
-            orders = self.orders.filter(currency=REPORT_CURRENCY)
-        else:
-            orders = self.orders.exclude(currency=REPORT_CURRENCY)
+    def rows(self, by: str, *, cny: bool | None = True) -> QuerySet[Any]:
+        orders = self.orders
+        if cny is not None:
+            orders = in_currency(orders, cny=cny)
         return _lines(orders) if by in (Dimension.PRODUCT, Dimension.CATEGORY) else orders
 
 
@@ -254,10 +254,10 @@ class SummaryBook(Book):
         summary_heal()
         self.filters, self.by = filters, by
 
-    def rows(self, by: str, *, cny: bool = True) -> QuerySet[Any]:
+    def rows(self, by: str, *, cny: bool | None = True) -> QuerySet[Any]:
         return summary_rows(self.filters, SUMMARY_ROWS[by], by=self.by, cny=cny)
 
-    def total(self, by: str, *, cny: bool = True) -> QuerySet[Any]:
+    def total(self, by: str, *, cny: bool | None = True) -> QuerySet[Any]:
         # Product rows count an order once per product; region rows, when a province is
         # chosen, are the only ones that know it.
         by_province = self.by == Dimension.REGION and self.filters.province
@@ -273,13 +273,13 @@ class PartyBook(SummaryBook):
         super().__init__(filters, by)
         self.seen = parties_visible_to(user).values("pk")
 
-    def rows(self, by: str, *, cny: bool = True) -> QuerySet[Any]:
+    def rows(self, by: str, *, cny: bool | None = True) -> QuerySet[Any]:
         rows = summary_rows(self.filters, SummaryDimension.PARTY, cny=cny)
         if self.by == Dimension.REGION and self.filters.province:
             rows = rows.filter(province=self.filters.province)
         return rows.filter(party_key__in=self.seen)
 
-    def total(self, by: str, *, cny: bool = True) -> QuerySet[Any]:
+    def total(self, by: str, *, cny: bool | None = True) -> QuerySet[Any]:
         return self.rows(by, cny=cny)
 
 
@@ -289,14 +289,22 @@ PARTY_REPORTS = frozenset(
 )
 
 
+def in_currency(rows: QuerySet[Any], *, cny: bool) -> QuerySet[Any]:
+    """The rows in the report currency, or (False) in the others."""
+    if cny:
+        return rows.filter(currency=REPORT_CURRENCY)
+    return rows.exclude(currency=REPORT_CURRENCY)
+
+
 def summary_rows(
-    filters: ReportFilters, dimension: str, *, by: str = "", cny: bool = True
+    filters: ReportFilters, dimension: str, *, by: str = "", cny: bool | None = True
 ) -> QuerySet[DailySales]:
     equal: dict[str, Any] = {"tenant_id": current_tenant_id(), "dimension": dimension}
     if filters.owner_id:
         equal["owner_id"] = filters.owner_id
     rows = DailySales.objects.filter(day_or_month(filters.since, filters.until, **equal))
-    rows = rows.filter(currency=REPORT_CURRENCY) if cny else rows.exclude(currency=REPORT_CURRENCY)
+    if cny is not None:
+        rows = in_currency(rows, cny=cny)
     if filters.team_id:
         rows = rows.filter(owner__team_memberships__team_id=filters.team_id)
     if by == Dimension.REGION and filters.province and dimension == SummaryDimension.REGION:
@@ -327,16 +335,21 @@ def live_revenue_report(user: User, filters: ReportFilters, by: str) -> RevenueR
 
 
 def _revenue_report(book: Book, filters: ReportFilters, by: str) -> RevenueReport:
+    """The rows, then the total and the other currencies' totals in one query grouped by
+    currency; by period, all three from one query grouped by period and currency (a
+    period's rows are the total's, split)."""
+    if by == Dimension.PERIOD:
+        return _period_report(book, filters)
     rows = ROW_READERS[by](book, filters)
-    total = _figures(book.total(by).aggregate(**book.sums))
-    return RevenueReport(rows, total, _other_currencies(book, by))
+    grouped = book.total(by, cny=None).values("currency").annotate(**book.sums)
+    totals = {row["currency"]: _figures(row) for row in grouped.order_by()}
+    return _with_totals(rows, totals)
 
 
-def _other_currencies(book: Book, by: str) -> list[CurrencyFigures]:
-    grouped = (
-        book.total(by, cny=False).values("currency").annotate(**book.sums).order_by("currency")
-    )
-    return [CurrencyFigures(row["currency"], _figures(row)) for row in grouped]
+def _with_totals(rows: list[Row], totals: Mapping[str, Figures]) -> RevenueReport:
+    """The report of `rows`, with the total of the report currency and the others'."""
+    others = [CurrencyFigures(c, f) for c, f in sorted(totals.items()) if c != REPORT_CURRENCY]
+    return RevenueReport(rows, totals.get(REPORT_CURRENCY, Figures()), others)
 
 
 def _grouped(rows: QuerySet[Any], *keys: str, sums: Mapping[str, Any] = ORDER_SUMS) -> Any:
@@ -347,17 +360,22 @@ def _by_revenue(rows: Iterable[Row]) -> list[Row]:
     return sorted(rows, key=lambda r: (-r.figures.revenue, r.label))
 
 
-def _rows_by_period(book: Book, filters: ReportFilters) -> list[Row]:
+def _period_report(book: Book, filters: ReportFilters) -> RevenueReport:
     period = filters.period
-    rows = book.rows(Dimension.PERIOD).annotate(start=TRUNC[Period(period)](book.day))
-    found = {
-        as_date(row["start"]): _figures(row) for row in _grouped(rows, "start", sums=book.sums)
-    }
+    rows = book.rows(Dimension.PERIOD, cny=None).annotate(start=TRUNC[Period(period)](book.day))
+    found: dict[datetime.date, Figures] = {}
+    totals: dict[str, Figures] = {}
+    for row in _grouped(rows, "start", "currency", sums=book.sums):
+        figures = _figures(row)
+        totals[row["currency"]] = totals.get(row["currency"], Figures()) + figures
+        if row["currency"] == REPORT_CURRENCY:
+            found[as_date(row["start"])] = figures
     # Every period of the range, empty ones too: a chart over time must not skip months.
-    return [
+    listed = [
         Row(start.isoformat(), period_label(start, period), found.get(start, Figures()))
         for start in period_starts(filters.since, filters.until, period)
     ]
+    return _with_totals(listed, totals)
 
 
 def _rows_by_rep(book: Book, filters: ReportFilters) -> list[Row]:
@@ -416,7 +434,6 @@ def _rows_by_category(book: Book, filters: ReportFilters) -> list[Row]:
 
 
 ROW_READERS = {
-    Dimension.PERIOD: _rows_by_period,
     Dimension.REP: _rows_by_rep,
     Dimension.TEAM: _rows_by_team,
     Dimension.PRODUCT: _rows_by_product,
