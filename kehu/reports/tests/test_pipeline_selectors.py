@@ -1,6 +1,7 @@
 """The pipeline reports' figures on the hand-checked book of deals (deal_helpers)."""
 
 import datetime
+import statistics
 from decimal import Decimal
 from typing import Any
 
@@ -209,6 +210,49 @@ def test_time_in_stage_from_the_stage_history(in_acme: None, alice: User) -> Non
     later = pipeline.time_in_stage(alice, february, now=at(2, 1))
     assert [r.stays for r in later.rows] == [0, 0, 0, 0]
     assert later.rows[1].current == 1
+
+
+@pytest.mark.parametrize("count", [1, 2, 7, 40, 41])
+def test_time_in_stage_median_and_mean_of_many_stays(
+    in_acme: None, alice: User, count: int
+) -> None:
+    """Stays spread over days, with ties, both middle ones in one day or in two: the
+    report's median and mean are those of the stays themselves."""
+    pipeline_ = new_sales(alice)
+    first, second = stage(pipeline_, "初步接洽"), stage(pipeline_, "需求确认")
+    deal = deals.opportunity_create(
+        actor=alice,
+        party=book_party(alice),
+        name="M",
+        amount=d("1"),
+        expected_close_date=datetime.date(2025, 6, 30),
+    )
+    day = 86400.0
+    # 0.2 days, 0.9, 1.0 (twice), 1.5, 3.99, 4.0, 9.5 … : some days hold many, some none.
+    lengths = [(k * k % 23) * day / 2.3 + (k % 3) * 0.5 * day for k in range(count)]
+    StageMove.objects.bulk_create(
+        StageMove(
+            tenant_id=deal.tenant_id,
+            opportunity=deal,
+            from_stage=first,
+            to_stage=second,
+            moved_at=at(3, 1) + datetime.timedelta(hours=k),
+            stayed_seconds=seconds,
+        )
+        for k, seconds in enumerate(lengths)
+    )
+    # One stay outside the range: not counted.
+    StageMove.objects.create(
+        opportunity=deal,
+        from_stage=first,
+        to_stage=second,
+        moved_at=timezone.make_aware(datetime.datetime(2024, 6, 1)),
+        stayed_seconds=1.0,
+    )
+    [row] = [r for r in pipeline.time_in_stage(alice, YEAR).rows if r.stage == first]
+    assert row.stays == count
+    assert row.median_days == pipeline.days(statistics.median(lengths) / day)
+    assert row.mean_days == pipeline.days(statistics.fmean(lengths) / day)
 
 
 def book_party(alice: User) -> Party:
