@@ -184,6 +184,34 @@ def test_party_export_honours_the_filters_and_says_so_in_the_audit(
         assert entries[1].changes["row_count"] == [None, 1]
 
 
+def test_joined_columns_stay_with_their_rows_across_pages(
+    acme: Tenant, alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages of two rows; between the listed parties, ones the filter leaves out with
+    roles and tags of their own (inside a page's id range): each row keeps its own."""
+    monkeypatch.setattr("kehu.dataio.exports.PAGE_ROWS", 2)
+    with tenant_scope(acme.pk):
+        for n in range(7):
+            province = "广东省" if n % 2 == 0 else "北京市"
+            party = parties.party_create(
+                actor=alice, kind="organisation", name=f"公司{n}", province=province
+            )
+            parties.tag_add(actor=alice, party=party, name=f"标签{n}")
+            if n % 3:
+                parties.party_role_add(actor=alice, party=party, role="distributor")
+    _response, data = _download(login(alice), "/exports/parties.csv", province="广东省")
+    header, *rows = _csv_rows(data)
+    found = [
+        (r[header.index("名称")], r[header.index("标签")], r[header.index("角色")]) for r in rows
+    ]
+    assert found == [
+        ("公司6", "标签6", ""),
+        ("公司4", "标签4", "经销商"),
+        ("公司2", "标签2", "经销商"),
+        ("公司0", "标签0", ""),
+    ]
+
+
 def test_a_salesperson_exports_only_their_own_customers(firm: dict[str, Any], bob: User) -> None:
     _response, data = _download(login(bob), "/exports/parties.xlsx")
     [header, *rows] = _xlsx(data)
