@@ -190,11 +190,16 @@ def stale_only(deals: QuerySet[Opportunity], cutoff: datetime.datetime) -> Query
     said without it: the stage unchanged since, and the party neither talked to nor
     given a task since. Two sets of parties, each found once on its time index, instead
     of two subqueries a deal."""
+    opened = Stage.objects.filter(kind=StageKind.OPEN).values("pk")
+    return _idle_since(deals.filter(stage_id__in=opened), cutoff)
+
+
+def _idle_since(deals: QuerySet[Opportunity], cutoff: datetime.datetime) -> QuerySet[Opportunity]:
+    """`stale_only` but for the stage's kind, which the caller says."""
     talked = InteractionParty.objects.filter(occurred_at__gte=cutoff).values("party_id")
     tasked = Task.objects.filter(created_at__gte=cutoff, party_id__isnull=False)
-    opened = Stage.objects.filter(kind=StageKind.OPEN).values("pk")
     return (
-        deals.filter(stage_id__in=opened, stage_changed_at__lt=cutoff)
+        deals.filter(stage_changed_at__lt=cutoff)
         .exclude(party_id__in=talked)
         .exclude(party_id__in=tasked.values("party_id"))
     )
@@ -276,8 +281,10 @@ Totals = dict[int, tuple[int, Decimal]]  # stage → (deals, amount)
 
 
 def _add_totals(into: dict[int, list[Any]], deals: QuerySet[Opportunity], sign: int) -> None:
-    """Count and sum `deals` by stage (by the database) into `into`."""
-    rows = deals.order_by().values("stage_id").annotate(n=Count("pk"), amount=Sum("amount"))
+    """Count and sum `deals` by stage (by the database) into `into`. `COUNT(*)`, not of
+    the id: PostgreSQL's board index holds no id, and with one it read the table's rows
+    (a stale board's totals 97 → 27 ms)."""
+    rows = deals.order_by().values("stage_id").annotate(n=Count("*"), amount=Sum("amount"))
     for row in rows.values_list("stage_id", "n", "amount"):
         into[row[0]][0] += sign * row[1]
         into[row[0]][1] += sign * Decimal(row[2] or 0).quantize(CENT)
@@ -287,8 +294,13 @@ def live_board_totals(user: User, pipeline: Pipeline, filters: OpportunityFilter
     """Each open stage's deals and amount for `user` and `filters`, counted from the deals."""
     stage_ids = list(stages_of(pipeline).filter(kind=StageKind.OPEN).values_list("pk", flat=True))
     found: dict[int, list[Any]] = {s: [0, Decimal(0)] for s in stage_ids}
-    deals = _listed(user, filters).filter(pipeline=pipeline, stage_id__in=stage_ids)
-    _add_totals(found, deals, 1)
+    # The open stages by id, and not "open" again as a subquery of stages: each such
+    # condition made PostgreSQL expect fewer deals, and plan for them.
+    plain = replace(filters, stale=False)
+    if plain.status == StageKind.OPEN:
+        plain = replace(plain, status="")
+    deals = _matching(user, plain).filter(pipeline=pipeline, stage_id__in=stage_ids)
+    _add_totals(found, _idle_since(deals, stale_cutoff()) if filters.stale else deals, 1)
     return {s: (n, amount) for s, (n, amount) in found.items()}
 
 
