@@ -133,7 +133,7 @@ def pipeline_by_stage(user: User, filters: ReportFilters) -> StageReport:
         closed_on__lte=filters.until,
     )
     for deals in (opened, closed):
-        grouped = deals.values("stage_id", "currency").annotate(n=Count("pk"), amount=Sum("amount"))
+        grouped = deals.values("stage_id", "currency").annotate(n=Count("*"), amount=Sum("amount"))
         for found in grouped.order_by():
             row = rows[found["stage_id"]]
             row.deals += found["n"]
@@ -214,7 +214,10 @@ def _tallies(
     stages = _closed_stages()
     won = Q(stage_id__in=[pk for pk, is_won in stages.items() if is_won])
     lost = Q(stage_id__in=[pk for pk, is_won in stages.items() if not is_won])
-    sums: dict[str, Any] = {"won_n": Count("pk", filter=won), "lost_n": Count("pk", filter=lost)}
+    sums: dict[str, Any] = {
+        "won_n": Count("stage_id", filter=won),
+        "lost_n": Count("stage_id", filter=lost),
+    }
     if not cycles:
         cny = Q(currency=REPORT_CURRENCY)
         sums["won_amount"] = Sum("amount", filter=won & cny)
@@ -522,7 +525,7 @@ def time_in_stage(
         moved_at__lt=until,
         stayed_seconds__isnull=False,
     )
-    counted = stays.values("from_stage_id").annotate(n=Count("pk"), mean=Avg("stayed_seconds"))
+    counted = stays.values("from_stage_id").annotate(n=Count("*"), mean=Avg("stayed_seconds"))
     for stage_id, n, mean in counted.order_by().values_list("from_stage_id", "n", "mean"):
         row = rows[stage_id]
         row.stays, row.mean_days = n, days(mean / DAY_SECONDS)
@@ -533,7 +536,7 @@ def time_in_stage(
         row.median_days = days(statistics.fmean(cast(list[float], median)) / DAY_SECONDS)
     now = now or timezone.now()
     current = deals.filter(stage_id__in=list(rows)).values("stage_id")
-    entered = current.annotate(n=Count("pk"), at=Avg(_Epoch("stage_changed_at"))).order_by()
+    entered = current.annotate(n=Count("*"), at=Avg(_Epoch("stage_changed_at"))).order_by()
     for stage_id, n, at in entered.values_list("stage_id", "n", "at"):
         rows[stage_id].current = n
         rows[stage_id].current_mean_days = days((now.timestamp() - at) / DAY_SECONDS)
