@@ -76,8 +76,11 @@ def effort_rebuild() -> int:
     return len(rows)
 
 
-def effort_rows(since: datetime.date, until: datetime.date, parties: Any) -> QuerySet[DailyEffort]:
+def effort_rows(
+    since: datetime.date, until: datetime.date, parties: Any | None
+) -> QuerySet[DailyEffort]:
     """The rows that add up [since, until] (whole months' rows, the days' rows around
-    them) of `parties` (ids, or a queryset of ids); `TOTAL` is a row's minutes."""
-    found = day_or_month(since, until, tenant_id=current_tenant_id())
-    return DailyEffort.objects.filter(found, party_id__in=parties)
+    them) of `parties` (ids, or a queryset of ids; None: every party's, deleted ones'
+    too); `TOTAL` is a row's minutes."""
+    found = DailyEffort.objects.filter(day_or_month(since, until, tenant_id=current_tenant_id()))
+    return found if parties is None else found.filter(party_id__in=parties)

@@ -343,6 +343,16 @@ class DailySales(TenantOwned):
     # The party's id, not a foreign key: its rows follow merges and deletes through the
     # summary's own refresh and heal, like every other row (no merge rule of their own).
     party_key = models.BigIntegerField(null=True, blank=True)
+    # A party row's party in the summary (its first booked sale), joined on `party_key`:
+    # no column, no constraint (new vs existing for those readers).
+    party_summary = models.ForeignObject(
+        "SummaryParty",
+        on_delete=models.DO_NOTHING,
+        from_fields=["party_key"],
+        to_fields=["party"],
+        null=True,
+        related_name="+",
+    )
     orders = models.PositiveIntegerField(default=0)  # of kind "order", not returns
     quantity = models.DecimalField(max_digits=18, decimal_places=3, default=ZERO)  # products
     revenue = summary_money(_("收入"))
