@@ -56,6 +56,7 @@ from kehu.sales.models import (
     OrderLine,
     SummaryDimension,
 )
+from kehu.sales.pipeline_selectors import deleted_parties
 from kehu.sales.selectors import orders_visible_to
 from kehu.sales.summary import LINE_SUMS, NEW_LEVEL, ORDER_SUMS, day_or_month, summary_heal
 from kehu.tenancy.models import Role, User, Visibility
@@ -462,7 +463,7 @@ def _effort_rows(user: User, filters: ReportFilters) -> QuerySet[DailyEffort]:
     whole firm with no rep or team filter: every party's but the deleted ones' (a few,
     left out by `NOT IN` them rather than matched against a list of every party)."""
     if sees_firm(user) and not filters.owner_id and not filters.team_id:
-        gone = Party.with_deleted.filter(deleted_at__isnull=False).values("pk")
+        gone = deleted_parties().values("pk")
         return effort_rows(filters.since, filters.until, None).exclude(party_id__in=gone)
     return effort_rows(filters.since, filters.until, report_parties(user, filters).values("pk"))
 
