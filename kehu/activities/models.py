@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kehu.core.models import TenantOwned
 from kehu.parties.models import Party
+from kehu.sales.models import summary_party_join
 
 
 class InteractionKind(models.TextChoices):
@@ -194,17 +195,9 @@ class DailyEffort(TenantOwned):
     owner, team, visibility and deletion are joined when a report reads it."""
 
     party = models.ForeignKey("parties.Party", on_delete=models.CASCADE, related_name="+")
-    # The party's row in the sales summary (its first booked sale), joined on the party:
-    # no column. The new vs existing report reads the first sale this way, one join
-    # instead of a subquery per row (PostgreSQL planned that as costly enough to compile).
-    sales_summary = models.ForeignObject(
-        "sales.SummaryParty",
-        on_delete=models.DO_NOTHING,
-        from_fields=["party"],
-        to_fields=["party"],
-        null=True,
-        related_name="+",
-    )
+    # The party's first booked sale, for new vs existing: one join instead of a subquery
+    # per row (PostgreSQL planned that as costly enough to compile).
+    sales_summary = summary_party_join("party")
     day = models.DateField()
     month = models.BooleanField(default=False)
     interaction_minutes = models.PositiveIntegerField(default=0)

@@ -312,6 +312,19 @@ def summary_money(label: "StrOrPromise") -> "models.DecimalField[Any, Decimal]":
     return models.DecimalField(label, max_digits=20, decimal_places=6, default=ZERO)
 
 
+def summary_party_join(party_field: str) -> "models.ForeignObject[Any, Any]":
+    """The `SummaryParty` of the party in `party_field`, for reads that join it (the
+    party's first booked sale): no column, no constraint, nothing to keep."""
+    return models.ForeignObject(
+        "sales.SummaryParty",
+        on_delete=models.DO_NOTHING,
+        from_fields=[party_field],
+        to_fields=["party"],
+        null=True,
+        related_name="+",
+    )
+
+
 class DailySales(TenantOwned):
     """Booked orders and returns of one day, currency and rep (the order's owner), split
     by one dimension: nothing more (owner rows), a product, a product category (as the
@@ -343,16 +356,8 @@ class DailySales(TenantOwned):
     # The party's id, not a foreign key: its rows follow merges and deletes through the
     # summary's own refresh and heal, like every other row (no merge rule of their own).
     party_key = models.BigIntegerField(null=True, blank=True)
-    # A party row's party in the summary (its first booked sale), joined on `party_key`:
-    # no column, no constraint (new vs existing for those readers).
-    party_summary = models.ForeignObject(
-        "SummaryParty",
-        on_delete=models.DO_NOTHING,
-        from_fields=["party_key"],
-        to_fields=["party"],
-        null=True,
-        related_name="+",
-    )
+    # A party row's first booked sale, for new vs existing (joined, no column).
+    party_summary = summary_party_join("party_key")
     orders = models.PositiveIntegerField(default=0)  # of kind "order", not returns
     quantity = models.DecimalField(max_digits=18, decimal_places=3, default=ZERO)  # products
     revenue = summary_money(_("收入"))

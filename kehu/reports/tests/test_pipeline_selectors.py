@@ -220,15 +220,9 @@ def test_time_in_stage_median_and_mean_of_many_stays(
     report's median and mean are those of the stays themselves."""
     pipeline_ = new_sales(alice)
     first, second = stage(pipeline_, "初步接洽"), stage(pipeline_, "需求确认")
-    deal = deals.opportunity_create(
-        actor=alice,
-        party=book_party(alice),
-        name="M",
-        amount=d("1"),
-        expected_close_date=datetime.date(2025, 6, 30),
-    )
+    deal = book_deal(alice, "M", datetime.date(2025, 6, 30))
     day = 86400.0
-    # 0.2 days, 0.9, 1.0 (twice), 1.5, 3.99, 4.0, 9.5 … : some days hold many, some none.
+    # 0 to 8.8 days: whole days holding 2 to 8 stays, ties (k and 23 − k alike mod 3).
     lengths = [(k * k % 23) * day / 2.3 + (k % 3) * 0.5 * day for k in range(count)]
     StageMove.objects.bulk_create(
         StageMove(
@@ -259,15 +253,16 @@ def book_party(alice: User) -> Party:
     return parties.party_create(actor=alice, kind="organisation", name="甲公司", owner=alice)
 
 
+def book_deal(alice: User, name: str, closes: datetime.date) -> Opportunity:
+    """An open deal of 1 CNY on a new party, expected to close on `closes`."""
+    return deals.opportunity_create(
+        actor=alice, party=book_party(alice), name=name, amount=d("1"), expected_close_date=closes
+    )
+
+
 def test_cycle_counts_from_creation_day(in_acme: None, alice: User) -> None:
     new_sales(alice)
-    deal = deals.opportunity_create(
-        actor=alice,
-        party=book_party(alice),
-        name="X",
-        amount=d("1"),
-        expected_close_date=datetime.date(2025, 6, 1),
-    )
+    deal = book_deal(alice, "X", datetime.date(2025, 6, 1))
     deals.opportunity_win(actor=alice, opportunity=deal, closed_on=datetime.date(2025, 6, 1))
     created_on(deal, datetime.date(2025, 5, 1))
     assert pipeline.sales_cycle(alice, YEAR, By.REP).total.median_days == d("31.0")
