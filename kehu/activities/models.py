@@ -206,8 +206,22 @@ class DailyEffort(TenantOwned):
 
     class Meta:
         base_manager_name = "all_tenants"
-        # Reports read a range of days (and months); a refresh deletes a party's rows.
-        indexes = [models.Index(fields=["tenant", "month", "day"], name="daily_effort_day_idx")]
+        # Reports read a range of days (and months), off this index alone (it holds the
+        # party and the minutes); a refresh deletes a party's rows.
+        indexes = [
+            models.Index(
+                fields=[
+                    "tenant",
+                    "month",
+                    "day",
+                    "party",
+                    "interaction_minutes",
+                    "task_minutes",
+                    "service_minutes",
+                ],
+                name="daily_effort_day_idx",
+            )
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "party", "month", "day"], name="daily_effort_key"

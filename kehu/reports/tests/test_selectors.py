@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 
 from kehu.reports import selectors
 from kehu.reports.periods import Period, Preset, period_starts, preset_range
@@ -177,3 +178,17 @@ def test_presets_and_periods() -> None:
         datetime.date(2024, 10, 1),
         datetime.date(2025, 1, 1),
     ]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's query plan")
+def test_party_and_effort_rows_are_read_off_the_day_indexes(book: Book, bob: User) -> None:
+    # A salesperson's rows are a few of the range's: read off the index alone, without a
+    # lookup of each of the range's rows in the table (migrations sales 0011, activities
+    # 0006). PostgreSQL plans these tables by their size (a bitmap scan at 1M orders).
+    party_rows = selectors.PartyBook(bob, YEAR, Dimension.PERIOD).rows(Dimension.PERIOD)
+    sales = party_rows.values_list("day", "owner_id", "orders", "revenue", "cost", "profit")
+    effort = selectors._effort_rows(bob, YEAR).values_list(
+        "day", "party_id", "interaction_minutes", "task_minutes", "service_minutes"
+    )
+    assert "USING COVERING INDEX daily_sales_day_idx" in sales.explain()
+    assert "USING COVERING INDEX daily_effort_day_idx" in effort.explain()
