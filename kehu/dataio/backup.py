@@ -48,6 +48,7 @@ from kehu.activities.summary import effort_rebuild
 from kehu.core.bulk import BulkWriter
 from kehu.core.context import tenant_scope
 from kehu.core.models import TenantOwned
+from kehu.sales.stage_stays import stage_stays_rebuild
 from kehu.sales.stage_totals import stage_totals_rebuild
 from kehu.sales.summary import summary_rebuild
 from kehu.tenancy.models import Tenant, User
@@ -64,6 +65,7 @@ EXCLUDED = {
     "sales.summaryparty": "the daily sales summary's record of parties: computed likewise",
     "sales.summarypending": "orders the summary has still to add: a restore computes it whole",
     "sales.stagetotal": "the board's deals per stage and owner: computed from the deals",
+    "sales.stagestays": "the stays per stage and day: computed from the stage moves",
     "activities.dailyeffort": "the daily effort summary: computed from the restored activities",
     "sales.idempotencyrecord": (
         "answers cached for a client's retries of one request; they name the source "
@@ -499,6 +501,7 @@ def _restore_rows(tenant: Tenant, archive: _Archive, saved: list[str]) -> Restor
     with tenant_scope(tenant.pk):
         summary_rebuild()  # derived from the restored orders (EXCLUDED from the backup)
         stage_totals_rebuild()  # likewise, from the restored deals
+        stage_stays_rebuild()  # likewise, from the restored stage moves
         effort_rebuild()  # likewise from the restored activities
     counts = {label: entry["rows"] for label, entry in archive.manifest["models"].items()}
     return RestoreResult(counts, notes)

@@ -40,9 +40,11 @@ from kehu.sales.models import (
     StageField,
     StageKind,
     StageMove,
+    StageStays,
     StageTotal,
     cycle_days_of,
 )
+from kehu.sales.stage_stays import stage_stays_rebuild
 from kehu.sales.stage_totals import stage_totals_rebuild
 from kehu.tenancy.models import Role, Team, User
 
@@ -142,6 +144,7 @@ def write_pipeline(
     deals.settings_update(actor=world.admin, stale_days=14, default_team=team)
     made = _Deals(world, now, rng, reasons).write(pipelines, opportunities)
     stage_totals_rebuild()  # the deals were bulk-created, around the services
+    stage_stays_rebuild()  # and their moves
     drawn = _leads(world, now, rng, leads, made)
     created = [lead.created_at for lead in drawn]
     backdate(Lead.objects.bulk_create(drawn), created)
@@ -153,6 +156,7 @@ def write_pipeline(
         OpportunityLine,
         StageMove,
         StageTotal,
+        StageStays,
         Lead,
     )
     return Counter({m._meta.label: m.objects.count() for m in counted})

@@ -783,6 +783,27 @@ class StageMove(TenantOwned):
         ]
 
 
+class StageStays(TenantOwned):
+    """The stays in a stage that ended on one day (the firm's day, by the move that ended
+    them): how many, and their lengths summed in microseconds (whole numbers, exact on
+    every database). Kept with each stage move by `kehu.sales.stage_stays` so that the
+    time-in-stage report does not count and average a year of moves on every request
+    (docs/decisions/0019-stage-stays.md). Stays of deleted parties' deals are in it: the
+    report takes them off when it reads."""
+
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    stays = models.IntegerField(default=0)
+    micros = models.BigIntegerField(default=0)
+
+    class Meta:
+        base_manager_name = "all_tenants"
+        # One row per key: `stage_stays.stage_stays_add` adds to it (ON CONFLICT).
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "stage", "day"], name="stage_stays_key")
+        ]
+
+
 # --- leads -----------------------------------------------------------------------------
 
 

@@ -39,6 +39,7 @@ from kehu.sales.models import (
     StageMove,
     cycle_days_of,
 )
+from kehu.sales.stage_stays import stage_stays_add
 from kehu.sales.stage_totals import BoardKey, board_key, cents, stage_totals_move
 from kehu.tenancy.models import User
 
@@ -379,6 +380,7 @@ def _record_move(actor: User, opportunity: Opportunity, from_stage: Stage | None
     stayed = None
     if from_stage is not None:
         stayed = (now - opportunity.stage_changed_at).total_seconds()
+        stage_stays_add(from_stage.pk, now, stayed)
     opportunity.stage_changed_at = now
     StageMove.objects.create(
         tenant_id=opportunity.tenant_id,

@@ -12,14 +12,16 @@ and a live count differ.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from django.db import connections, transaction
 
 from kehu.core.context import current_tenant_id
 from kehu.sales.models import ZERO, Opportunity, StageTotal
+
+K = TypeVar("K")
 
 
 class BoardKey(NamedTuple):
@@ -90,14 +92,22 @@ def kept_totals() -> dict[tuple[int, int], tuple[int, int]]:
     }
 
 
-def stage_totals_drift() -> dict[tuple[int, int], tuple[tuple[int, int], tuple[int, int]]]:
-    """(stage, owner) → (kept, live) wherever the two differ (empty: all is right)."""
-    kept, live = kept_totals(), live_totals()
+Pair = tuple[int, int]
+
+
+def drift(kept: Mapping[K, Pair], live: Mapping[K, Pair]) -> dict[K, tuple[Pair, Pair]]:
+    """Key → (kept, live) wherever two sets of kept counts differ, a missing key counting
+    as (0, 0) (empty: all is right)."""
     return {
         key: (kept.get(key, (0, 0)), live.get(key, (0, 0)))
         for key in kept.keys() | live.keys()
         if kept.get(key, (0, 0)) != live.get(key, (0, 0))
     }
+
+
+def stage_totals_drift() -> dict[tuple[int, int], tuple[Pair, Pair]]:
+    """(stage, owner) → (kept, live) wherever the two differ (empty: all is right)."""
+    return drift(kept_totals(), live_totals())
 
 
 @transaction.atomic
