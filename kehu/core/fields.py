@@ -55,3 +55,19 @@ class AnyOf(In):  # type: ignore[type-arg]
         if not values:
             raise EmptyResultSet
         return f"{lhs} = ANY(%s)", [*lhs_params, values]
+
+
+@models.IntegerField.register_lookup
+class InSet(In):  # type: ignore[type-arg]
+    """`pk__in_set=<a values queryset>`: `IN (subquery)`, but on PostgreSQL
+    `= ANY(ARRAY(subquery))`: the set is computed once, as an array, before the rows are
+    read. Inside an `OR`, PostgreSQL can then read each part from its own index (a
+    bitmap OR); an `IN (subquery)` there made it check every row against a hashed
+    subquery (a rep's visible parties: a scan of every party, 10 → 5 ms at 30,000)."""
+
+    lookup_name = "in_set"
+
+    def as_postgresql(self, compiler: SQLCompiler, connection: BaseDatabaseWrapper) -> Any:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY(ARRAY{rhs})", [*lhs_params, *rhs_params]

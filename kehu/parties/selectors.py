@@ -41,10 +41,10 @@ def parties_visible_to(
     if visibility == Visibility.TEAM:
         people = list(_teammate_ids(user)) or [user.pk]
         served = AccountTeamMember.objects.filter(user_id__in=people).values("party_id")
-        scope = Q(owner_id__in=people) | Q(pk__in=served)
+        scope = Q(owner_id__in=people) | Q(pk__in_set=served)
     else:
         served = AccountTeamMember.objects.filter(user=user).values("party_id")
-        scope = Q(owner=user) | Q(pk__in=served)
+        scope = Q(owner=user) | Q(pk__in_set=served)
     return parties.filter(scope | Q(in_pool_since__isnull=False) if include_pool else scope)
 
 

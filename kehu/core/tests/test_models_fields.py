@@ -1,7 +1,8 @@
-"""Shared model behaviour: the `any_of` lookup and choice labels."""
+"""Shared model behaviour: the `any_of` and `in_set` lookups and choice labels."""
 
 import pytest
 from django.db import connection
+from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
@@ -39,6 +40,24 @@ def test_any_of_combines_with_other_filters(three: list[Party]) -> None:
     named = Party.objects.filter(pk__any_of=ids, name="乙").values_list("name", flat=True)
     assert list(named) == ["乙"]
     assert Party.objects.exclude(pk__any_of=ids[:2]).get().name == "丙"
+
+
+def test_in_set_finds_the_same_rows_as_in_also_inside_an_or(three: list[Party]) -> None:
+    named = Party.objects.filter(name__in=["甲", "丙"]).values("pk")
+    either = Q(pk__in_set=named) | Q(name="乙")
+    with CaptureQueriesContext(connection) as queries:
+        found = set(Party.objects.filter(either).values_list("name", flat=True))
+        alone = set(Party.objects.filter(pk__in_set=named).values_list("name", flat=True))
+    assert found == {"甲", "乙", "丙"} and alone == {"甲", "丙"}
+    assert alone == set(Party.objects.filter(pk__in=named).values_list("name", flat=True))
+    nobody = Party.objects.filter(name="无").values("pk")
+    assert not Party.objects.filter(pk__in_set=nobody).exists()
+    sql = queries.captured_queries[0]["sql"]
+    assert (
+        ("= ANY(ARRAY(SELECT" in sql)
+        if connection.vendor == "postgresql"
+        else (" IN (SELECT" in sql)
+    )
 
 
 def test_choice_labels_follow_the_active_language(three: list[Party]) -> None:
