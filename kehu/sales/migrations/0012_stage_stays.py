@@ -4,13 +4,12 @@ moves."""
 import django.db.models.deletion
 import django.db.models.manager
 from django.db import migrations, models
+from django.utils import timezone
 
 
 def fill(apps, schema_editor):
     """Every firm's stays per stage and day from its moves (the firm's day of each move,
     its length in whole microseconds, as `kehu.sales.stage_stays` keeps them)."""
-    from django.utils import timezone
-
     StageMove = apps.get_model("sales", "StageMove")
     StageStays = apps.get_model("sales", "StageStays")
     found = {}

@@ -26,7 +26,7 @@ from kehu.tenancy.models import Tenant, User
 
 pytestmark = pytest.mark.usefixtures("in_acme")
 CLOSE = datetime.date(2030, 6, 15)
-THIS_YEAR = ReportFilters(
+LAST_30_DAYS = ReportFilters(
     since=timezone.localdate() - datetime.timedelta(days=30), until=timezone.localdate()
 )
 
@@ -92,20 +92,20 @@ def test_moves_wins_and_losses_keep_them(alice: User, moved: dict[str, Any]) -> 
 
 
 def test_the_report_reads_them_as_the_moves_count(alice: User, moved: dict[str, Any]) -> None:
-    firm = _report(alice, THIS_YEAR)
+    firm = _report(alice, LAST_30_DAYS)
     # With a rep filter the report counts the moves themselves: Alice owns every deal.
-    counted = _report(alice, ReportFilters(**{**THIS_YEAR.__dict__, "owner_id": alice.pk}))
+    counted = _report(alice, ReportFilters(**{**LAST_30_DAYS.__dict__, "owner_id": alice.pk}))
     assert firm == counted
     assert firm[0][:2] == ("初步接洽", 3) and firm[0][2] == Decimal("3.0")
     # What is read is the kept rows (a change to them shows), not a count of the moves.
     StageStays.objects.filter(stage__name="谈判").update(stays=2, micros=10 * 86_400_000_000)
-    assert _report(alice, THIS_YEAR)[3][1:4:2] == (2, Decimal("5.0"))
+    assert _report(alice, LAST_30_DAYS)[3][1:4:2] == (2, Decimal("5.0"))
 
 
 def test_a_deleted_partys_stays_are_taken_off(alice: User, moved: dict[str, Any]) -> None:
     parties.party_delete(actor=alice, party=Party.objects.get(pk=moved["parties"]["jia"].pk))
-    firm = _report(alice, THIS_YEAR)
-    assert firm == _report(alice, ReportFilters(**{**THIS_YEAR.__dict__, "owner_id": alice.pk}))
+    firm = _report(alice, LAST_30_DAYS)
+    assert firm == _report(alice, ReportFilters(**{**LAST_30_DAYS.__dict__, "owner_id": alice.pk}))
     # Left: 乙一's 6 days in 初步接洽 and 2 in 需求确认; 谈判's only stay was 甲一's.
     assert [(name, n) for name, n, _m, _a in firm] == [
         ("初步接洽", 1),
